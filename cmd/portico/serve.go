@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/secret"
+	"github.com/portico-mdm/portico/internal/selfsigned"
+	"github.com/portico-mdm/portico/internal/server"
+	"github.com/portico-mdm/portico/internal/service"
+	"github.com/portico-mdm/portico/internal/store"
+	"github.com/portico-mdm/portico/internal/web"
+)
+
+// shutdownGrace is how long in-flight requests may take to finish once
+// serve is asked to stop.
+const shutdownGrace = 30 * time.Second
+
+type serveFlags struct {
+	addr, baseURL, tlsCert, tlsKey, trustedProxies string
+	metricsAddr, metricsToken, logLevel            string
+}
+
+func (c *cli) serve(ctx context.Context, g globals, args []string) error {
+	fs := c.flags("serve")
+	g.define(fs, c)
+	var f serveFlags
+	fs.StringVar(&f.addr, "addr", c.env("addr", "127.0.0.1:8080"), "address to listen on (PORTICO_ADDR)")
+	fs.StringVar(&f.baseURL, "base-url", c.env("base-url", ""), "URL devices and people reach Portico at; default: derived from --addr (PORTICO_BASE_URL)")
+	fs.StringVar(&f.tlsCert, "tls-cert", c.env("tls-cert", ""), "TLS certificate chain, PEM (PORTICO_TLS_CERT)")
+	fs.StringVar(&f.tlsKey, "tls-key", c.env("tls-key", ""), "TLS private key, PEM (PORTICO_TLS_KEY)")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", c.env("trusted-proxies", ""), "comma-separated CIDRs whose X-Forwarded-For is believed (PORTICO_TRUSTED_PROXIES)")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", c.env("metrics-addr", ""), "serve /metrics without a token on this separate address (PORTICO_METRICS_ADDR)")
+	fs.StringVar(&f.metricsToken, "metrics-token", c.env("metrics-token", ""), "bearer token for /metrics on the main address (PORTICO_METRICS_TOKEN)")
+	fs.StringVar(&f.logLevel, "log-level", c.env("log-level", "info"), "debug, info, warn or error (PORTICO_LOG_LEVEL)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	proxies, err := web.ParseTrustedProxies(f.trustedProxies)
+	if err != nil {
+		return usageError("--trusted-proxies: " + portico.ErrorMessage(err))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return usageError(fmt.Sprintf("--log-level %q is not debug, info, warn or error", f.logLevel))
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return usageError("--tls-cert and --tls-key go together")
+	}
+	log := slog.New(web.LogHandler{Handler: slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: level})})
+	slog.SetDefault(log)
+
+	db, err := g.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	svc := service.New(service.Config{Store: db, Passwords: secret.Default, Log: log})
+	password, err := svc.EnsureAdmin(ctx, "admin", "admin@localhost")
+	if err != nil {
+		return fmt.Errorf("creating the first administrator: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	tlsConfig, note, err := c.tlsConfig(g, f, ln.Addr())
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := server.New(server.Config{
+		Service: svc, Sessions: db, Log: log, TrustedProxies: proxies,
+		TLS: tlsConfig != nil, MetricsToken: f.metricsToken, Registry: reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	httpServer := newHTTPServer(srv, log)
+	if tlsConfig != nil {
+		httpServer.TLSConfig = tlsConfig
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	url := f.baseURL
+	if url == "" {
+		url = listenURL(ln.Addr(), tlsConfig != nil)
+	}
+	if note != "" {
+		fmt.Fprintln(c.stdout, note)
+	}
+	if password != "" {
+		fmt.Fprintf(c.stdout, "First administrator created. Sign in as \"admin\" with the password %s\n(shown once: change it after signing in).\n", password)
+	}
+	fmt.Fprintf(c.stdout, "Portico is running at %s\n", url)
+	if c.ready != nil {
+		c.ready(url)
+	}
+
+	runCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	workers := runWorkers(runCtx, svc, db, log)
+	errc := make(chan error, 2)
+	go func() { errc <- httpServer.Serve(ln) }()
+	if f.metricsAddr != "" {
+		metricsServer := newHTTPServer(server.MetricsHandler(reg), log)
+		defer metricsServer.Close()
+		go func() { errc <- listenAndServe(metricsServer, f.metricsAddr) }()
+		fmt.Fprintf(c.stdout, "Metrics are at http://%s/metrics\n", f.metricsAddr)
+	}
+
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		log.Info("shutting down: finishing requests in flight")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		err = httpServer.Shutdown(shutdownCtx)
+	}
+	stopWorkers()
+	workers.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+func listenAndServe(s *http.Server, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics address: %w", err)
+	}
+	return s.Serve(ln)
+}
+
+// runWorkers starts the background work of one instance; it stops when ctx
+// ends, and the returned group says when all of it has.
+func runWorkers(ctx context.Context, svc *service.Service, sessions store.Sessions, log *slog.Logger) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	wg.Go(func() { svc.Run(ctx) })
+	wg.Go(func() {
+		t := time.NewTicker(10 * time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				if err := sessions.DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {
+					log.Error("deleting expired sessions", "err", err)
+				}
+			}
+		}
+	})
+	return &wg
+}
+
+// tlsConfig decides how serve speaks: plain HTTP on loopback, the given
+// certificate, or a self-signed one made for a first run on the network.
+func (c *cli) tlsConfig(g globals, f serveFlags, addr net.Addr) (*tls.Config, string, error) {
+	certFile, keyFile, note := f.tlsCert, f.tlsKey, ""
+	tcp, _ := addr.(*net.TCPAddr)
+	if certFile == "" {
+		if tcp != nil && tcp.IP.IsLoopback() {
+			return nil, "", nil
+		}
+		host := ""
+		if tcp != nil && !tcp.IP.IsUnspecified() {
+			host = tcp.IP.String()
+		}
+		var made bool
+		var err error
+		certFile, keyFile, made, err = selfsigned.Ensure(filepath.Join(g.data, "tls"), []string{host, "localhost"}, time.Now())
+		if err != nil {
+			return nil, "", fmt.Errorf("making a self-signed certificate: %w", err)
+		}
+		note = fmt.Sprintf("Serving HTTPS with the self-signed certificate in %s; browsers will warn until you give --tls-cert and --tls-key.", certFile)
+		if made {
+			note = "Made a self-signed certificate. " + note
+		}
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("loading the TLS certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}, note, nil
+}
+
+func listenURL(a net.Addr, tls bool) string {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return scheme + "://" + a.String() + "/"
+	}
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return fmt.Sprintf("%s://%s/", scheme, net.JoinHostPort(host, fmt.Sprint(tcp.Port)))
+}

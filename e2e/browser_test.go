@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// newBrowser starts a headless Chromium for the test. scripts/test finds or
+// installs one and names it in PORTICO_TEST_BROWSER; under CI a missing
+// browser fails the test instead of skipping it.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("PORTICO_TEST_BROWSER")
+	if path == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("PORTICO_TEST_BROWSER is not set: run the tests with scripts/test")
+		}
+		t.Skip("no browser: set PORTICO_TEST_BROWSER or run scripts/test, which installs Chromium")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	browser, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
+	// The first run starts the browser, which lives as long as the context of
+	// that run: only the steps after it get a deadline.
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("starting %s: %v", path, err)
+	}
+	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// screenshot keeps a picture of the page when PORTICO_SCREENSHOTS names a
+// directory, for people reviewing how pages look.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	dir := os.Getenv("PORTICO_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestBrowserSignInShowsSimulatedDevice is the first-run story in a real
+// browser, on a phone-sized screen: alice signs in and sees the iPhone the
+// simulator registered for her, with its details.
+func TestBrowserSignInShowsSimulatedDevice(t *testing.T) {
+	ctx := newBrowser(t)
+	data := filepath.Join(t.TempDir(), "data")
+	in := serve(t, "--data", data)
+	password := addUser(t, []string{"--data", data}, "alice", "lock", "wipe")
+	run(t, "", "device", "sim", "--server", in.URL, "--platform", "ios", "--user", "alice", "--password", password, "--every", "0")
+
+	err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(in.URL+"/"),
+		chromedp.WaitVisible(`input[name="username"]`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "login-phone")
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(`input[name="username"]`, "alice"),
+		chromedp.SendKeys(`input[name="password"]`, password),
+		chromedp.Submit(`input[name="password"]`),
+		chromedp.WaitNotPresent(`input[name="password"]`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := chromedp.Run(ctx, chromedp.Text("body"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "home-phone")
+	for _, want := range []string{"Alice Example", "iPhone", "iOS 1", "Apple", "Active"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("alice's home page does not show %q:\n%s", want, page)
+		}
+	}
+}

@@ -1,0 +1,168 @@
+// Package e2e tests the whole program the way people use it: it builds the
+// portico binary, starts `portico serve` on port 0 with a fresh data
+// directory, drives it with the command line, HTTP and a real browser.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var portico string // the binary under test
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "portico-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	portico = filepath.Join(dir, "portico")
+	build := exec.Command("go", "build", "-race", "-o", portico, "../cmd/portico")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building portico:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// instance is one running `portico serve`.
+type instance struct {
+	URL           string
+	AdminPassword string
+	cmd           *exec.Cmd
+	stderr        *bytes.Buffer
+	exited        chan error
+}
+
+var (
+	runningAt     = regexp.MustCompile(`Portico is running at (\S+)`)
+	adminPassword = regexp.MustCompile(`Sign in as "admin" with the password (\S+)`)
+)
+
+// serve starts `portico serve` on a free loopback port with the given global
+// flags (--data or --db) and stops it with SIGTERM when the test ends.
+func serve(t *testing.T, global ...string) *instance {
+	t.Helper()
+	args := append(append([]string{}, global...), "serve", "--addr", "127.0.0.1:0")
+	cmd := exec.Command(portico, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &instance{cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
+	cmd.Stderr = in.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { in.exited <- cmd.Wait() }()
+	t.Cleanup(func() { in.stop(t) })
+
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	deadline := time.After(60 * time.Second)
+	for in.URL == "" {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("serve exited before listening:\n%s", in.stderr)
+			}
+			if m := adminPassword.FindStringSubmatch(line); m != nil {
+				in.AdminPassword = m[1]
+			}
+			if m := runningAt.FindStringSubmatch(line); m != nil {
+				in.URL = strings.TrimSuffix(m[1], "/")
+			}
+		case <-deadline:
+			t.Fatalf("serve did not print its URL in time:\n%s", in.stderr)
+		}
+	}
+	go func() {
+		for range lines { // keep serve from blocking on a full pipe
+		}
+	}()
+	return in
+}
+
+// stop asks serve to shut down gracefully and expects a clean exit.
+func (in *instance) stop(t *testing.T) {
+	if in.cmd.ProcessState != nil {
+		return
+	}
+	in.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-in.exited:
+		if err != nil && !t.Failed() {
+			t.Errorf("serve exited with %v:\n%s", err, in.stderr)
+		}
+	case <-time.After(40 * time.Second):
+		in.cmd.Process.Kill()
+		t.Errorf("serve did not stop within 40s of SIGTERM")
+	}
+}
+
+// run runs a portico command to completion and returns its standard output.
+func run(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, portico, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("portico %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+// browserClient is an HTTP client that keeps cookies and shows redirects.
+func browserClient() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+}
+
+// signIn signs in through the sign-in form and reports the response status.
+func signIn(t *testing.T, c *http.Client, base, user, password string) int {
+	t.Helper()
+	res, err := c.PostForm(base+"/login", url.Values{"username": {user}, "password": {password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+func get(t *testing.T, c *http.Client, u string) (int, string) {
+	t.Helper()
+	res, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}

@@ -1,0 +1,127 @@
+package e2e
+
+import (
+	"html"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var createdPassword = regexp.MustCompile(`Password \(shown once\): (\S+)`)
+
+// addUser creates a user with `portico user add` in the store that the
+// global flags name, and returns the password it printed.
+func addUser(t *testing.T, global []string, name string, roles ...string) string {
+	t.Helper()
+	args := append(append([]string{}, global...), "user", "add", name, "--email", name+"@example.com", "--name", strings.ToUpper(name[:1])+name[1:]+" Example")
+	for _, r := range roles {
+		args = append(args, "--role", r)
+	}
+	m := createdPassword.FindStringSubmatch(run(t, "", args...))
+	if m == nil {
+		t.Fatalf("user add printed no password")
+	}
+	return m[1]
+}
+
+// TestFirstRun follows a new administrator: serve with no configuration,
+// sign in with the printed password, create alice, register her simulated
+// iPhone, and find it in her portal and nowhere else.
+func TestFirstRun(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	in := serve(t, "--data", data)
+	if in.AdminPassword == "" {
+		t.Fatal("serve printed no first administrator password")
+	}
+	if _, err := os.Stat(filepath.Join(data, "portico.db")); err != nil {
+		t.Fatalf("no SQLite file in the data directory: %v", err)
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if code, _ := get(t, http.DefaultClient, in.URL+path); code != http.StatusOK {
+			t.Errorf("%s: status %d", path, code)
+		}
+	}
+
+	admin := browserClient()
+	if code := signIn(t, admin, in.URL, "admin", in.AdminPassword); code != http.StatusSeeOther {
+		t.Fatalf("admin sign-in: status %d", code)
+	}
+	if code, body := get(t, admin, in.URL+"/admin/users"); code != http.StatusOK || !strings.Contains(body, "admin") {
+		t.Fatalf("admin users page: status %d", code)
+	}
+
+	alicePassword := addUser(t, []string{"--data", data}, "alice", "lock")
+	bobPassword := addUser(t, []string{"--data", data}, "bob")
+	out := run(t, "", "device", "sim", "--server", in.URL, "--platform", "ios",
+		"--user", "alice", "--password", alicePassword, "--every", "0")
+	if !strings.Contains(out, "Registered") {
+		t.Fatalf("device sim: %s", out)
+	}
+
+	alice := browserClient()
+	if code := signIn(t, alice, in.URL, "alice", alicePassword); code != http.StatusSeeOther {
+		t.Fatalf("alice sign-in: status %d", code)
+	}
+	code, home := get(t, alice, in.URL+"/")
+	if code != http.StatusOK || !strings.Contains(home, "iPhone") || !strings.Contains(home, "iOS 1") {
+		t.Fatalf("alice's home (status %d) does not show her iPhone:\n%s", code, home)
+	}
+
+	bob := browserClient()
+	signIn(t, bob, in.URL, "bob", bobPassword)
+	if _, home := get(t, bob, in.URL+"/"); strings.Contains(home, "iPhone") {
+		t.Error("bob's home shows alice's iPhone")
+	}
+	if code, _ := get(t, bob, in.URL+"/admin/users"); code != http.StatusForbidden {
+		t.Errorf("bob on the admin portal: status %d, want 403", code)
+	}
+	if code, _ := get(t, browserClient(), in.URL+"/"); code != http.StatusSeeOther {
+		t.Errorf("home without a session: status %d, want a redirect to sign in", code)
+	}
+}
+
+// TestSettingsAndRolesWhileServing changes settings and roles from the
+// command line while serve runs, and sees the portal follow.
+func TestSettingsAndRolesWhileServing(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	in := serve(t, "--data", data)
+	run(t, "", "--data", data, "settings", "set", "helpdesk.phone=+1 555 0100", "helpdesk.name=Service Desk")
+	if out := run(t, "", "--data", data, "settings", "get", "helpdesk.phone"); strings.TrimSpace(out) != "helpdesk.phone=+1 555 0100" {
+		t.Errorf("settings get: %q", out)
+	}
+	_, login := get(t, http.DefaultClient, in.URL+"/login")
+	login = html.UnescapeString(login)
+	if !strings.Contains(login, "Service Desk") || !strings.Contains(login, "+1 555 0100") {
+		t.Error("the sign-in page does not show the helpdesk contact set from the command line")
+	}
+	addUser(t, []string{"--data", data}, "carol")
+	run(t, "", "--data", data, "user", "roles", "carol", "--grant", "wipe", "--grant", "lock")
+	if out := run(t, "", "--data", data, "user", "roles", "carol", "--revoke", "lock"); !strings.Contains(out, "wipe") || strings.Contains(out, "lock") {
+		t.Errorf("user roles: %q", out)
+	}
+}
+
+// TestBackupRestore backs up a running server and restores the backup into
+// a new data directory, where the same users can sign in.
+func TestBackupRestore(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	in := serve(t, "--data", data)
+	password := addUser(t, []string{"--data", data}, "dave")
+	backup := filepath.Join(dir, "backup.tar.gz")
+	run(t, "", "--data", data, "backup", backup)
+	in.stop(t)
+
+	restored := filepath.Join(dir, "restored")
+	run(t, "", "--data", restored, "restore", backup)
+	again := serve(t, "--data", restored)
+	if again.AdminPassword != "" {
+		t.Error("the restored store made a new first administrator")
+	}
+	if code := signIn(t, browserClient(), again.URL, "dave", password); code != http.StatusSeeOther {
+		t.Errorf("dave's sign-in on the restored store: status %d", code)
+	}
+}

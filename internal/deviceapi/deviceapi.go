@@ -1,0 +1,161 @@
+// Package deviceapi is the JSON API that device agents speak under
+// /api/device/v1/ (SPEC AGENT-1): register, check in, report results. Each
+// handler decodes, calls one service method and encodes; the rules live in
+// internal/service. The OpenAPI document beside this file describes it for
+// the agents' authors and is served at /api/device/v1/openapi.yaml.
+package deviceapi
+
+import (
+	_ "embed"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/service"
+	"github.com/portico-mdm/portico/internal/web"
+)
+
+// Prefix is where the API lives.
+const Prefix = "/api/device/v1"
+
+// maxBody bounds a request body; the largest legitimate one is a command
+// result with its 64 KiB of data.
+const maxBody = 80 << 10
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// RegisterRequest is what an agent sends to register its device.
+type RegisterRequest struct {
+	Username string                `json:"username"`
+	Password string                `json:"password"`
+	Platform portico.Platform      `json:"platform"`
+	Device   portico.DeviceDetails `json:"device"`
+}
+
+// RegisterResponse carries the device's token, which the server shows only
+// this once.
+type RegisterResponse struct {
+	DeviceID    int64  `json:"device_id"`
+	DeviceToken string `json:"device_token"`
+}
+
+// CheckinRequest carries the details the device reports about itself.
+type CheckinRequest struct {
+	Device portico.DeviceDetails `json:"device"`
+}
+
+// CheckinResponse lists the commands the device must now carry out.
+type CheckinResponse struct {
+	Commands []Command `json:"commands"`
+}
+
+// Command is a command as a device receives it: what to do, without the
+// bookkeeping the portal shows.
+type Command struct {
+	ID        int64               `json:"id"`
+	Kind      portico.CommandKind `json:"kind"`
+	Payload   json.RawMessage     `json:"payload,omitempty"`
+	CreatedAt time.Time           `json:"created_at"`
+}
+
+// API serves the device API.
+type API struct {
+	svc *service.Service
+}
+
+// New returns the API over the service.
+func New(svc *service.Service) *API { return &API{svc: svc} }
+
+// Guard admits requests whose bearer token is an active device's, with that
+// device as the actor; anything else gets a 401 in the API's error format.
+func (a *API) Guard() web.Guard {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			d, err := a.authenticate(r)
+			if err != nil {
+				web.LogError(r, err)
+				status := web.Status(err)
+				if status == http.StatusUnauthorized {
+					w.Header().Set("WWW-Authenticate", "Bearer")
+				}
+				web.WriteJSONError(w, status, portico.ErrorCode(err), portico.ErrorMessage(err))
+				return
+			}
+			actor := portico.ActorFromContext(r.Context())
+			actor.Device = d
+			next.ServeHTTP(w, r.WithContext(portico.NewContextWithActor(r.Context(), actor)))
+		})
+	}
+}
+
+func (a *API) authenticate(r *http.Request) (*portico.Device, error) {
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return nil, portico.Errorf(portico.EUNAUTHENTICATED, "A device token is required: send \"Authorization: Bearer <device_token>\".")
+	}
+	return a.svc.AuthenticateDevice(r.Context(), token)
+}
+
+// Register adds the API's routes to the mux.
+func (a *API) Register(mux *web.Mux) {
+	mux.Handle("POST "+Prefix+"/register", web.Public, web.JSON(a.register))
+	mux.Handle("POST "+Prefix+"/checkin", web.Device, web.JSON(a.checkin))
+	mux.Handle("POST "+Prefix+"/commands/{id}/result", web.Device, web.JSON(a.result))
+	mux.Handle("GET "+Prefix+"/openapi.yaml", web.Public, http.HandlerFunc(serveOpenAPI))
+}
+
+func (a *API) register(w http.ResponseWriter, r *http.Request) error {
+	var req RegisterRequest
+	if err := web.DecodeJSON(w, r, maxBody, &req); err != nil {
+		return err
+	}
+	d, token, err := a.svc.RegisterDevice(r.Context(), service.Registration{
+		Username: req.Username, Password: req.Password, Platform: req.Platform, Details: req.Device,
+	})
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusCreated, RegisterResponse{DeviceID: d.ID, DeviceToken: token})
+}
+
+func (a *API) checkin(w http.ResponseWriter, r *http.Request) error {
+	var req CheckinRequest
+	if err := web.DecodeJSON(w, r, maxBody, &req); err != nil {
+		return err
+	}
+	cmds, err := a.svc.Checkin(r.Context(), req.Device)
+	if err != nil {
+		return err
+	}
+	res := CheckinResponse{Commands: make([]Command, len(cmds))}
+	for i, c := range cmds {
+		res.Commands[i] = Command{ID: c.ID, Kind: c.Kind, Payload: c.Payload, CreatedAt: c.CreatedAt}
+	}
+	return web.WriteJSON(w, http.StatusOK, res)
+}
+
+func (a *API) result(w http.ResponseWriter, r *http.Request) error {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		return portico.Errorf(portico.EINVALID, "%q is not a command id; a command id is a positive whole number.", r.PathValue("id"))
+	}
+	var res portico.CommandResult
+	if err := web.DecodeJSON(w, r, maxBody, &res); err != nil {
+		return err
+	}
+	c, err := a.svc.ReportResult(r.Context(), id, res)
+	if err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusOK, c)
+}
+
+func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Write(openAPI)
+}

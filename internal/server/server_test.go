@@ -1,0 +1,184 @@
+package server_test
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/server/servertest"
+	"github.com/portico-mdm/portico/internal/web"
+)
+
+// publicRoutes is the explicit list of routes anyone may call. A new route
+// that is not on it must refuse a caller without credentials.
+var publicRoutes = []string{
+	"GET /healthz",
+	"GET /readyz",
+	"GET /static/",
+	"GET /login",
+	"POST /login",
+	"POST /api/device/v1/register",
+	"GET /api/device/v1/openapi.yaml",
+}
+
+type fixture struct {
+	*servertest.Env
+	aliceDevice *portico.Device
+	bobToken    string
+}
+
+func newFixture(t *testing.T) *fixture {
+	e := servertest.New(t)
+	f := &fixture{Env: e}
+	e.AddUser("alice", false, portico.Roles...)
+	e.AddUser("bob", false, portico.Roles...)
+	details := portico.DeviceDetails{Model: "iPhone 15", OSVersion: "17.4.1"}
+	f.aliceDevice, _ = e.RegisterDevice("alice", portico.PlatformIOS, details)
+	_, f.bobToken = e.RegisterDevice("bob", portico.PlatformIOS, details)
+	return f
+}
+
+// path turns a route pattern into a path that reaches it, naming alice's
+// device wherever the pattern has an id.
+func (f *fixture) path(pattern string) (method, path string) {
+	method, path, _ = strings.Cut(pattern, " ")
+	path = strings.ReplaceAll(path, "{$}", "")
+	path = strings.ReplaceAll(path, "{id}", strconv.FormatInt(f.aliceDevice.ID, 10))
+	if strings.HasSuffix(path, "/") && path != "/" && !strings.HasSuffix(pattern, "{$}") {
+		path += "x"
+	}
+	return method, path
+}
+
+func do(t *testing.T, c *http.Client, method, u string, header http.Header) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if header != nil {
+		req.Header = header
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res
+}
+
+func TestPublicRoutesAreExactlyTheListedOnes(t *testing.T) {
+	f := newFixture(t)
+	var public []string
+	for _, r := range f.Server.Routes() {
+		if r.Access == web.Public || r.Access == web.Visitor {
+			public = append(public, r.Pattern)
+		}
+	}
+	slices.Sort(public)
+	want := slices.Sorted(slices.Values(publicRoutes))
+	if !slices.Equal(public, want) {
+		t.Errorf("public routes = %q, want exactly %q", public, want)
+	}
+}
+
+// TestEveryRouteRefusesWithoutCredentials walks every registered route
+// without credentials and with the wrong ones.
+func TestEveryRouteRefusesWithoutCredentials(t *testing.T) {
+	f := newFixture(t)
+	anonymous := f.Browser()
+	bob := f.SignIn("bob")
+	for _, r := range f.Server.Routes() {
+		if r.Access == web.Public || r.Access == web.Visitor {
+			continue
+		}
+		method, path := f.path(r.Pattern)
+		t.Run(r.Pattern, func(t *testing.T) {
+			res := do(t, anonymous, method, f.URL+path, nil)
+			if !refused(res) {
+				t.Errorf("without credentials: status %d, want a refusal", res.StatusCode)
+			}
+			switch r.Access {
+			case web.SignedIn:
+				// bob is signed in, but the id names alice's device.
+				if strings.Contains(r.Pattern, "{id}") {
+					if res := do(t, bob, method, f.URL+path, nil); res.StatusCode != http.StatusNotFound {
+						t.Errorf("as bob on alice's device: status %d, want 404", res.StatusCode)
+					}
+				}
+			case web.Admin:
+				if res := do(t, bob, method, f.URL+path, nil); res.StatusCode != http.StatusForbidden {
+					t.Errorf("as bob, not an admin: status %d, want 403", res.StatusCode)
+				}
+			case web.Device:
+				bad := http.Header{"Authorization": {"Bearer not-a-token"}}
+				if res := do(t, anonymous, method, f.URL+path, bad); res.StatusCode != http.StatusUnauthorized {
+					t.Errorf("with a wrong device token: status %d, want 401", res.StatusCode)
+				}
+				if strings.Contains(r.Pattern, "{id}") {
+					bobs := http.Header{"Authorization": {"Bearer " + f.bobToken}, "Content-Type": {"application/json"}}
+					if res := do(t, anonymous, method, f.URL+path, bobs); res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusBadRequest {
+						t.Errorf("with bob's device token on another id: status %d, want 404 or 400", res.StatusCode)
+					}
+				}
+			case web.Operator:
+				bad := http.Header{"Authorization": {"Bearer wrong"}}
+				if res := do(t, anonymous, method, f.URL+path, bad); res.StatusCode != http.StatusUnauthorized {
+					t.Errorf("with a wrong token: status %d, want 401", res.StatusCode)
+				}
+			}
+		})
+	}
+}
+
+func refused(res *http.Response) bool {
+	switch res.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return true
+	case http.StatusSeeOther:
+		return strings.HasPrefix(res.Header.Get("Location"), "/login")
+	}
+	return false
+}
+
+func TestOperations(t *testing.T) {
+	e := servertest.New(t)
+	c := e.Browser()
+	tests := []struct {
+		name   string
+		path   string
+		token  string
+		status int
+		want   string
+	}{
+		{"health", "/healthz", "", http.StatusOK, "ok"},
+		{"readiness", "/readyz", "", http.StatusOK, "ready"},
+		{"metrics with the token", "/metrics", servertest.MetricsToken, http.StatusOK, "portico_http_requests_total"},
+		{"metrics without it", "/metrics", "", http.StatusUnauthorized, ""},
+		{"an unknown path", "/no/such/page", "", http.StatusNotFound, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, e.URL+tt.path, nil)
+			if tt.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.token)
+			}
+			res, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			body := make([]byte, 1<<20)
+			n, _ := res.Body.Read(body)
+			if res.StatusCode != tt.status || !strings.Contains(string(body[:n]), tt.want) {
+				t.Errorf("status %d, want %d with %q", res.StatusCode, tt.status, tt.want)
+			}
+			if res.Header.Get("X-Request-Id") == "" {
+				t.Error("no X-Request-Id")
+			}
+		})
+	}
+}

@@ -1,0 +1,164 @@
+// Package servertest runs the whole HTTP server on a real SQLite store for
+// handler tests, with users, devices and signed-in browsers made to order.
+package servertest
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/secret"
+	"github.com/portico-mdm/portico/internal/server"
+	"github.com/portico-mdm/portico/internal/service"
+	"github.com/portico-mdm/portico/internal/store/sqlstore"
+)
+
+// MetricsToken is the bearer token the test server accepts for /metrics.
+const MetricsToken = "metrics-secret"
+
+// Clock is a clock the test moves.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+// Env is a running server and what it stands on.
+type Env struct {
+	t       *testing.T
+	Server  *server.Server
+	URL     string
+	Service *service.Service
+	Store   *sqlstore.DB
+	Clock   *Clock
+	// Op acts as the operator at the command line.
+	Op context.Context
+}
+
+// New starts a server on a fresh SQLite store; it stops with the test.
+func New(t *testing.T) *Env {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, t.TempDir()+"/portico.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clock := &Clock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Clock: clock})
+	srv, err := server.New(server.Config{
+		Service: svc, Sessions: db, Registry: prometheus.NewRegistry(),
+		MetricsToken: MetricsToken, Clock: clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return &Env{
+		t: t, Server: srv, URL: ts.URL, Service: svc, Store: db, Clock: clock,
+		Op: portico.NewContextWithActor(ctx, portico.Actor{System: true, Source: "test"}),
+	}
+}
+
+// Password is the password AddUser gives a user.
+func Password(username string) string { return username + "-password" }
+
+// AddUser creates a user whose password is Password(name).
+func (e *Env) AddUser(name string, admin bool, roles ...portico.Role) *portico.User {
+	e.t.Helper()
+	u, _, err := e.Service.CreateUser(e.Op, service.NewUser{
+		User: portico.User{
+			Username: name, Name: strings.ToUpper(name[:1]) + name[1:] + " Example",
+			Email: name + "@example.com", Admin: admin, Roles: roles,
+		},
+		Password: Password(name),
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u
+}
+
+// RegisterDevice registers a device for the user as its agent would, and
+// returns it with its token.
+func (e *Env) RegisterDevice(username string, p portico.Platform, details portico.DeviceDetails) (*portico.Device, string) {
+	e.t.Helper()
+	ctx := portico.NewContextWithActor(context.Background(), portico.Actor{Source: "192.0.2.10"})
+	d, token, err := e.Service.RegisterDevice(ctx, service.Registration{
+		Username: username, Password: Password(username), Platform: p, Details: details,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return d, token
+}
+
+// Browser returns a client that keeps cookies and does not follow
+// redirects, so tests see where they point.
+func (e *Env) Browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// SignIn returns a browser signed in as the user.
+func (e *Env) SignIn(username string) *http.Client {
+	e.t.Helper()
+	c := e.Browser()
+	res := e.PostForm(c, "/login", url.Values{"username": {username}, "password": {Password(username)}})
+	if res.Status != http.StatusSeeOther {
+		e.t.Fatalf("signing in as %s: status %d\n%s", username, res.Status, res.Body)
+	}
+	return c
+}
+
+// Response is a read response.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   string
+}
+
+// Get fetches a path of the server.
+func (e *Env) Get(c *http.Client, path string) Response {
+	e.t.Helper()
+	res, err := c.Get(e.URL + path)
+	return e.read(res, err)
+}
+
+// PostForm posts a form to a path of the server.
+func (e *Env) PostForm(c *http.Client, path string, form url.Values) Response {
+	e.t.Helper()
+	res, err := c.PostForm(e.URL+path, form)
+	return e.read(res, err)
+}
+
+func (e *Env) read(res *http.Response, err error) Response {
+	e.t.Helper()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return Response{Status: res.StatusCode, Header: res.Header, Body: string(b)}
+}

@@ -1,0 +1,175 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/secret"
+	"github.com/portico-mdm/portico/internal/store"
+)
+
+// MyDevices lists the signed-in user's devices.
+func (s *Service) MyDevices(ctx context.Context) ([]*portico.Device, error) {
+	u, err := signedInUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.ListDevices(ctx, store.DeviceFilter{UserID: u.ID})
+}
+
+// Device returns a device to its owner or to an admin. Anyone else is told
+// it does not exist, so device numbers reveal nothing.
+func (s *Service) Device(ctx context.Context, id int64) (*portico.Device, error) {
+	a := portico.ActorFromContext(ctx)
+	if a.User == nil && !a.System {
+		return nil, portico.Errorf(portico.EUNAUTHENTICATED, "Please sign in.")
+	}
+	d, err := s.store.DeviceByID(ctx, id)
+	if portico.ErrorCode(err) == portico.ENOTFOUND || (err == nil && !a.IsAdmin() && d.UserID != a.User.ID) {
+		return nil, portico.Errorf(portico.ENOTFOUND, "There is no device with that number among your devices.")
+	}
+	return d, err
+}
+
+// AllDevices lists every device (admins only).
+func (s *Service) AllDevices(ctx context.Context, f store.DeviceFilter) ([]*portico.Device, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	return s.store.ListDevices(ctx, f)
+}
+
+// Registration is what a device agent sends to register (SPEC AGENT-1).
+type Registration struct {
+	Username string
+	Password string
+	Platform portico.Platform
+	Details  portico.DeviceDetails
+}
+
+// RegisterDevice checks the user's credentials, with the same throttling as
+// the portal's sign-in, and creates an active device with its own token. The
+// token is returned once; only its hash is kept.
+func (s *Service) RegisterDevice(ctx context.Context, r Registration) (*portico.Device, string, error) {
+	action := portico.AuditEntry{Action: "device.register", Target: r.Username}
+	platform, err := portico.ParsePlatform(string(r.Platform))
+	if err != nil {
+		return nil, "", err
+	}
+	if err := r.Details.Validate(); err != nil {
+		return nil, "", err
+	}
+	u, err := s.checkPassword(ctx, r.Username, r.Password)
+	if err != nil {
+		s.auditRefusal(ctx, action, err)
+		return nil, "", err
+	}
+	ctx = portico.NewContextWithActor(ctx, portico.Actor{User: u, Source: portico.ActorFromContext(ctx).Source})
+	now := s.clock.Now()
+	d := &portico.Device{
+		UserID:       u.ID,
+		Platform:     platform,
+		Status:       portico.StatusActive,
+		Ownership:    portico.OwnershipEmployee,
+		Details:      r.Details,
+		CreatedAt:    now,
+		RegisteredAt: now,
+		LastCheckin:  now,
+	}
+	token, hash := secret.NewToken()
+	err = s.store.InTx(ctx, func(st store.Store) error {
+		if err := st.CreateDevice(ctx, d, hash); err != nil {
+			return err
+		}
+		action.DeviceID = d.ID
+		action.Detail = fmt.Sprintf("%s %s", platform.OSName(), d.Details.Model)
+		return s.audit(ctx, st, action)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return d, token, nil
+}
+
+// AuthenticateDevice returns the device whose token this is. A wiped or
+// retired device's token no longer works.
+func (s *Service) AuthenticateDevice(ctx context.Context, token string) (*portico.Device, error) {
+	d, err := s.store.DeviceByTokenHash(ctx, secret.HashToken(token))
+	if portico.ErrorCode(err) == portico.ENOTFOUND || (err == nil && d.Status != portico.StatusActive) {
+		return nil, portico.Errorf(portico.EUNAUTHENTICATED, "This device token is not valid. Register the device again.")
+	}
+	return d, err
+}
+
+func signedInDevice(ctx context.Context) (*portico.Device, error) {
+	d := portico.ActorFromContext(ctx).Device
+	if d == nil {
+		return nil, portico.Errorf(portico.EUNAUTHENTICATED, "A device token is required.")
+	}
+	return d, nil
+}
+
+// Checkin records that the device in ctx was seen, stores its details when
+// they changed, and hands it the commands waiting for it.
+func (s *Service) Checkin(ctx context.Context, details portico.DeviceDetails) ([]*portico.Command, error) {
+	d, err := signedInDevice(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := details.Validate(); err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	if details != d.Details {
+		if err := s.store.UpdateDeviceDetails(ctx, d.ID, details, now); err != nil {
+			return nil, err
+		}
+	} else {
+		s.seen.add(d.ID, now)
+	}
+	return s.store.TakeCommands(ctx, d.ID, now)
+}
+
+// ReportResult records the device's answer to a command it was sent.
+func (s *Service) ReportResult(ctx context.Context, commandID int64, r portico.CommandResult) (*portico.Command, error) {
+	d, err := signedInDevice(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	var c *portico.Command
+	err = s.store.InTx(ctx, func(st store.Store) error {
+		if c, err = st.FinishCommand(ctx, d.ID, commandID, r, s.clock.Now()); err != nil {
+			return err
+		}
+		result := portico.ResultOK
+		if r.Status == portico.CommandFailed {
+			result = portico.ResultFailed
+		}
+		return s.audit(ctx, st, portico.AuditEntry{
+			Action: "command." + string(c.Kind), DeviceID: d.ID,
+			Target: fmt.Sprint(commandID), Result: result, Detail: r.Message,
+		})
+	})
+	return c, err
+}
+
+// Commands lists a device's commands, newest first, to its owner or an admin.
+func (s *Service) Commands(ctx context.Context, deviceID int64) ([]*portico.Command, error) {
+	if _, err := s.Device(ctx, deviceID); err != nil {
+		return nil, err
+	}
+	return s.store.ListCommands(ctx, deviceID)
+}
+
+// SeedDevices stores many devices straight away, with tokens the caller
+// made (load tests). It is for the operator at the command line only.
+func (s *Service) SeedDevices(ctx context.Context, devices []*portico.Device, tokenHashes [][]byte) error {
+	if !portico.ActorFromContext(ctx).System {
+		return portico.Errorf(portico.EFORBIDDEN, "Only the operator at the command line may seed devices.")
+	}
+	return s.store.SeedDevices(ctx, devices, tokenHashes)
+}

@@ -1,0 +1,158 @@
+// Package service holds every rule of Portico: who may do what, which switch
+// must be on, what is audited, what is written together. The doors (portal,
+// admin portal, APIs) decode a request, call one method here and encode the
+// answer; nothing here knows about HTTP or SQL.
+package service
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/secret"
+	"github.com/portico-mdm/portico/internal/store"
+)
+
+// Config is what a Service is built from.
+type Config struct {
+	Store     store.Store
+	Clock     portico.Clock
+	Passwords secret.Params
+	Log       *slog.Logger
+	// CheckinFlush is how often the batched last check-in times are written.
+	CheckinFlush time.Duration
+}
+
+// Service is Portico's business logic.
+type Service struct {
+	store     store.Store
+	clock     portico.Clock
+	passwords secret.Params
+	log       *slog.Logger
+	seen      *checkinBatch
+	// dummyHash keeps a failed look-up as slow as a wrong password, so the
+	// time a login takes does not tell whether the user exists.
+	dummyHash string
+}
+
+// New returns a Service. Call Run to write batched check-ins in the
+// background, and Flush before the process exits.
+func New(cfg Config) *Service {
+	if cfg.Clock == nil {
+		cfg.Clock = portico.SystemClock{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.CheckinFlush == 0 {
+		cfg.CheckinFlush = time.Second
+	}
+	return &Service{
+		store:     cfg.Store,
+		clock:     cfg.Clock,
+		passwords: cfg.Passwords,
+		log:       cfg.Log,
+		seen:      &checkinBatch{every: cfg.CheckinFlush, pending: map[int64]time.Time{}},
+		dummyHash: cfg.Passwords.HashPassword("portico-dummy-password"),
+	}
+}
+
+// Ready reports whether the store answers.
+func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// audit appends an entry for the actor in ctx through st, which is the
+// transaction of the action it records when there is one.
+func (s *Service) audit(ctx context.Context, st store.Store, e portico.AuditEntry) error {
+	a := portico.ActorFromContext(ctx)
+	e.At = s.clock.Now()
+	e.Actor = a.Name()
+	e.Source = a.Source
+	if e.Result == "" {
+		e.Result = portico.ResultOK
+	}
+	return st.AppendAudit(ctx, &e)
+}
+
+// auditRefusal records a refused attempt. A refusal's own audit failing must
+// not hide the refusal, so its error is only logged.
+func (s *Service) auditRefusal(ctx context.Context, e portico.AuditEntry, cause error) {
+	if e.Result == "" {
+		e.Result = portico.ResultDenied
+	}
+	e.Detail = portico.ErrorMessage(cause)
+	if err := s.audit(ctx, s.store, e); err != nil {
+		s.log.ErrorContext(ctx, "audit refusal", "action", e.Action, "err", err)
+	}
+}
+
+func signedInUser(ctx context.Context) (*portico.User, error) {
+	a := portico.ActorFromContext(ctx)
+	if a.User == nil {
+		return nil, portico.Errorf(portico.EUNAUTHENTICATED, "Please sign in.")
+	}
+	return a.User, nil
+}
+
+func requireAdmin(ctx context.Context) error {
+	a := portico.ActorFromContext(ctx)
+	if a.IsAdmin() {
+		return nil
+	}
+	if a.User == nil {
+		return portico.Errorf(portico.EUNAUTHENTICATED, "Please sign in.")
+	}
+	return portico.Errorf(portico.EFORBIDDEN, "Only administrators may do this.")
+}
+
+// checkinBatch collects last check-in times so that a check-in costs a
+// read, not a write; the times are rebuilt by the next check-in if lost.
+type checkinBatch struct {
+	every   time.Duration
+	mu      sync.Mutex
+	pending map[int64]time.Time
+}
+
+func (b *checkinBatch) add(id int64, at time.Time) {
+	b.mu.Lock()
+	b.pending[id] = at
+	b.mu.Unlock()
+}
+
+func (b *checkinBatch) take() map[int64]time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.pending) == 0 {
+		return nil
+	}
+	p := b.pending
+	b.pending = make(map[int64]time.Time, len(p))
+	return p
+}
+
+// Run writes batched check-in times until ctx ends, then writes the rest.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTicker(s.seen.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.Flush(context.WithoutCancel(ctx))
+			return
+		case <-t.C:
+			s.Flush(ctx)
+		}
+	}
+}
+
+// Flush writes the batched check-in times now.
+func (s *Service) Flush(ctx context.Context) {
+	p := s.seen.take()
+	if p == nil {
+		return
+	}
+	if err := s.store.TouchDevices(ctx, p); err != nil {
+		s.log.ErrorContext(ctx, "write check-in times", "devices", len(p), "err", err)
+	}
+}

@@ -1,0 +1,73 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/store"
+)
+
+// Settings returns the system settings. Every page needs some of them (the
+// helpdesk contact is on all of them), so anyone may read them; secrets, when
+// settings gain some, are masked here.
+func (s *Service) Settings(ctx context.Context) (portico.SettingValues, error) {
+	return s.store.SettingValues(ctx)
+}
+
+// Allows reports whether the signed-in user may use a portal capability:
+// the role must be granted (SPEC ROLE) and, for capabilities that need one,
+// the system switch must be on (SPEC SWITCH).
+func (s *Service) Allows(ctx context.Context, r portico.Role) bool {
+	u, err := signedInUser(ctx)
+	return err == nil && u.HasRole(r)
+}
+
+// SetSettings validates every value first and stores them all or none
+// (admins only); each change is audited with its old and new value.
+func (s *Service) SetSettings(ctx context.Context, values map[string]string) error {
+	if err := requireAdmin(ctx); err != nil {
+		s.auditRefusal(ctx, portico.AuditEntry{Action: "settings.change"}, err)
+		return err
+	}
+	for _, key := range slices.Sorted(maps.Keys(values)) {
+		def, err := portico.LookupSetting(key)
+		if err != nil {
+			return err
+		}
+		if def.Check != nil {
+			if err := def.Check(values[key]); err != nil {
+				return portico.Errorf(portico.EINVALID, "%s: %s", def.Label, portico.ErrorMessage(err))
+			}
+		}
+	}
+	return s.store.InTx(ctx, func(st store.Store) error {
+		old, err := st.SettingValues(ctx)
+		if err != nil {
+			return err
+		}
+		for _, key := range slices.Sorted(maps.Keys(values)) {
+			if old.Get(key) == values[key] {
+				continue
+			}
+			if err := st.PutSetting(ctx, key, values[key]); err != nil {
+				return err
+			}
+			detail := fmt.Sprintf("%q → %q", old.Get(key), values[key])
+			if err := s.audit(ctx, st, portico.AuditEntry{Action: "settings.change", Target: key, Detail: detail}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// AuditLog lists audit entries, newest first (admins only).
+func (s *Service) AuditLog(ctx context.Context, f store.AuditFilter) ([]*portico.AuditEntry, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	return s.store.ListAudit(ctx, f)
+}

@@ -1,0 +1,173 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/secret"
+	"github.com/portico-mdm/portico/internal/store"
+)
+
+// minPasswordLength is the shortest password Portico accepts. The full
+// admin-set policy arrives with account management.
+const minPasswordLength = 10
+
+// NewUser is what an admin fills in to create a user. An empty Password
+// makes Portico generate one, which CreateUser returns once.
+type NewUser struct {
+	portico.User
+	Password string
+}
+
+// CreateUser creates a user (admins only) and returns the password it was
+// given, generated when none was chosen.
+func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*portico.User, string, error) {
+	action := portico.AuditEntry{Action: "user.create", Target: nu.Username}
+	if err := requireAdmin(ctx); err != nil {
+		s.auditRefusal(ctx, action, err)
+		return nil, "", err
+	}
+	u := nu.User
+	u.Username = strings.TrimSpace(u.Username)
+	u.Email = strings.TrimSpace(u.Email)
+	u.Roles = portico.NormalizeRoles(u.Roles)
+	u.CreatedAt = s.clock.Now()
+	if err := u.Validate(); err != nil {
+		return nil, "", err
+	}
+	password := nu.Password
+	if password == "" {
+		password = secret.NewPassword()
+	} else if err := checkPasswordPolicy(password); err != nil {
+		return nil, "", err
+	}
+	action.Detail = fmt.Sprintf("admin=%t roles=%s", u.Admin, joinRoles(u.Roles))
+	err := s.store.InTx(ctx, func(st store.Store) error {
+		if err := st.CreateUser(ctx, &u, s.passwords.HashPassword(password)); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, action)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return &u, password, nil
+}
+
+// EnsureAdmin creates the first administrator when there is none, so that a
+// fresh installation can be signed in to. It returns the one-time password,
+// or "" when an administrator already existed.
+func (s *Service) EnsureAdmin(ctx context.Context, username, email string) (string, error) {
+	n, err := s.store.CountAdmins(ctx)
+	if err != nil || n > 0 {
+		return "", err
+	}
+	ctx = portico.NewContextWithActor(ctx, portico.Actor{System: true})
+	_, password, err := s.CreateUser(ctx, NewUser{User: portico.User{
+		Username: username, Name: "Administrator", Email: email, Admin: true,
+	}})
+	if portico.ErrorCode(err) == portico.ECONFLICT {
+		// Another instance on the same database created it first.
+		return "", nil
+	}
+	return password, err
+}
+
+func checkPasswordPolicy(p string) error {
+	if len([]rune(p)) < minPasswordLength {
+		return portico.Errorf(portico.EINVALID, "A password has at least %d characters.", minPasswordLength)
+	}
+	if len(p) > 256 {
+		return portico.Errorf(portico.EINVALID, "A password has at most 256 characters.")
+	}
+	return nil
+}
+
+// Users lists every user (admins only).
+func (s *Service) Users(ctx context.Context) ([]*portico.User, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	return s.store.ListUsers(ctx)
+}
+
+// User returns one user (admins only).
+func (s *Service) User(ctx context.Context, id int64) (*portico.User, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	return s.store.UserByID(ctx, id)
+}
+
+// UserByUsername returns one user by name (admins only).
+func (s *Service) UserByUsername(ctx context.Context, username string) (*portico.User, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	return s.store.UserByUsername(ctx, username)
+}
+
+// SetRoles replaces a user's portal roles (admins only).
+func (s *Service) SetRoles(ctx context.Context, userID int64, roles []portico.Role) (*portico.User, error) {
+	if err := requireAdmin(ctx); err != nil {
+		s.auditRefusal(ctx, portico.AuditEntry{Action: "user.roles", Target: fmt.Sprint(userID)}, err)
+		return nil, err
+	}
+	for _, r := range roles {
+		if _, err := portico.ParseRole(string(r)); err != nil {
+			return nil, err
+		}
+	}
+	roles = portico.NormalizeRoles(roles)
+	var u *portico.User
+	err := s.store.InTx(ctx, func(st store.Store) error {
+		var err error
+		if u, err = st.UserByID(ctx, userID); err != nil {
+			return err
+		}
+		if slices.Equal(u.Roles, roles) {
+			return nil
+		}
+		if err := st.SetUserRoles(ctx, userID, roles); err != nil {
+			return err
+		}
+		detail := joinRoles(u.Roles) + " → " + joinRoles(roles)
+		u.Roles = roles
+		return s.audit(ctx, st, portico.AuditEntry{Action: "user.roles", Target: u.Username, Detail: detail})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// ChangeRoles grants and revokes roles of the named user (admins only).
+func (s *Service) ChangeRoles(ctx context.Context, username string, grant, revoke []portico.Role) (*portico.User, error) {
+	for _, r := range grant {
+		if slices.Contains(revoke, r) {
+			return nil, portico.Errorf(portico.EINVALID, "The role %s is both granted and revoked; say which.", r)
+		}
+	}
+	u, err := s.UserByUsername(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	roles := slices.DeleteFunc(append(slices.Clone(u.Roles), grant...), func(r portico.Role) bool {
+		return slices.Contains(revoke, r)
+	})
+	return s.SetRoles(ctx, u.ID, roles)
+}
+
+func joinRoles(roles []portico.Role) string {
+	if len(roles) == 0 {
+		return "(none)"
+	}
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	return strings.Join(names, ",")
+}

@@ -1,0 +1,46 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/store"
+)
+
+// ListAudit's page size when none is asked for, and its largest.
+const (
+	defaultAuditLimit = 100
+	maxAuditLimit     = 1000
+)
+
+func (c *conn) AppendAudit(ctx context.Context, e *portico.AuditEntry) error {
+	return c.writeRow(ctx, `INSERT INTO audit_log (at, actor, action, target, device_id, source, result, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		at(e.At), e.Actor, e.Action, e.Target, optionalID(e.DeviceID), e.Source, e.Result, e.Detail).Scan(&e.ID)
+}
+
+func scanAudit(s scanner) (*portico.AuditEntry, error) {
+	e := &portico.AuditEntry{}
+	var device sql.NullInt64
+	err := s.Scan(&e.ID, scanTime(&e.At), &e.Actor, &e.Action, &e.Target, &device, &e.Source, &e.Result, &e.Detail)
+	e.DeviceID = device.Int64
+	return e, err
+}
+
+// ListAudit lists the most recently appended entries first.
+func (c *conn) ListAudit(ctx context.Context, f store.AuditFilter) ([]*portico.AuditEntry, error) {
+	q := "SELECT id, at, actor, action, target, device_id, source, result, detail FROM audit_log WHERE 1 = 1"
+	var args []any
+	if f.Actor != "" {
+		q, args = q+" AND actor = ?", append(args, f.Actor)
+	}
+	if f.DeviceID != 0 {
+		q, args = q+" AND device_id = ?", append(args, f.DeviceID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultAuditLimit
+	}
+	return scanAll(scanAudit)(c.query(ctx, q+" ORDER BY id DESC LIMIT ?", append(args, min(limit, maxAuditLimit))...))
+}

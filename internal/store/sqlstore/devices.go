@@ -1,0 +1,167 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/store"
+)
+
+// deviceFields are every column but the ID, in deviceValues' order.
+const (
+	deviceFields = `user_id, platform, status, ownership, name, model, manufacturer,
+		os_version, phone_number, carrier, imei, serial, created_at, registered_at, last_checkin`
+	deviceRow     = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+	selectDevices = "SELECT id, " + deviceFields + " FROM devices "
+)
+
+// batchRows is how many rows one multi-row statement carries: well under
+// both databases' limits on parameters per statement.
+const batchRows = 1000
+
+func scanDevice(s scanner) (*portico.Device, error) {
+	d := &portico.Device{}
+	x := &d.Details
+	err := s.Scan(&d.ID, &d.UserID, &d.Platform, &d.Status, &d.Ownership, &x.Name, &x.Model, &x.Manufacturer,
+		&x.OSVersion, &x.PhoneNumber, &x.Carrier, &x.IMEI, &x.Serial,
+		scanTime(&d.CreatedAt), scanTime(&d.RegisteredAt), scanTime(&d.LastCheckin))
+	return d, err
+}
+
+func deviceValues(d *portico.Device) []any {
+	x := d.Details
+	return []any{d.UserID, string(d.Platform), string(d.Status), string(d.Ownership),
+		x.Name, x.Model, x.Manufacturer, x.OSVersion, x.PhoneNumber, x.Carrier, x.IMEI, x.Serial,
+		at(d.CreatedAt), optionalAt(d.RegisteredAt), optionalAt(d.LastCheckin)}
+}
+
+func (c *conn) CreateDevice(ctx context.Context, d *portico.Device, tokenHash []byte) error {
+	return c.tx(ctx, func(t *conn) error {
+		err := t.writeRow(ctx, "INSERT INTO devices ("+deviceFields+") VALUES ("+deviceRow+") RETURNING id",
+			deviceValues(d)...).Scan(&d.ID)
+		if err != nil {
+			return refused(err, "", fmt.Sprintf("There is no user %d.", d.UserID))
+		}
+		_, err = t.exec(ctx, "INSERT INTO device_credentials (device_id, token_hash) VALUES (?, ?)", d.ID, tokenHash)
+		return refused(err, "This device token is already in use.", "")
+	})
+}
+
+// SeedDevices takes the devices' IDs first, so that devices and credentials
+// both go in as multi-row inserts in one transaction.
+func (c *conn) SeedDevices(ctx context.Context, devices []*portico.Device, tokenHashes [][]byte) error {
+	if len(devices) != len(tokenHashes) {
+		return portico.Errorf(portico.EINVALID, "%d devices came with %d token hashes.", len(devices), len(tokenHashes))
+	}
+	if len(devices) == 0 {
+		return nil
+	}
+	return c.tx(ctx, func(t *conn) error {
+		ids, err := t.newDeviceIDs(ctx, len(devices))
+		if err != nil {
+			return err
+		}
+		for start := 0; start < len(devices); start += batchRows {
+			end := min(start+batchRows, len(devices))
+			dargs := make([]any, 0, 16*(end-start))
+			cargs := make([]any, 0, 2*(end-start))
+			for i := start; i < end; i++ {
+				dargs = append(append(dargs, ids[i]), deviceValues(devices[i])...)
+				cargs = append(cargs, ids[i], tokenHashes[i])
+			}
+			_, err := t.exec(ctx, "INSERT INTO devices (id, "+deviceFields+") VALUES "+rowsOf("(?, "+deviceRow+")", end-start), dargs...)
+			if err != nil {
+				return refused(err, "", "A device belongs to a user who does not exist.")
+			}
+			_, err = t.exec(ctx, "INSERT INTO device_credentials (device_id, token_hash) VALUES "+rowsOf("(?, ?)", end-start), cargs...)
+			if err != nil {
+				return refused(err, "A device token is repeated or already in use.", "")
+			}
+		}
+		for i, d := range devices {
+			d.ID = ids[i]
+		}
+		return nil
+	})
+}
+
+func (c *conn) newDeviceIDs(ctx context.Context, n int) ([]int64, error) {
+	rows, err := c.writeRows(ctx, c.d.newDeviceIDs, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ids := make([]int64, 0, n)
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+func (c *conn) DeviceByID(ctx context.Context, id int64) (*portico.Device, error) {
+	d, err := scanDevice(c.queryRow(ctx, selectDevices+"WHERE id = ?", id))
+	if err != nil {
+		return nil, notFound(err, "There is no device %d.", id)
+	}
+	return d, nil
+}
+
+func (c *conn) DeviceByTokenHash(ctx context.Context, h []byte) (*portico.Device, error) {
+	d, err := scanDevice(c.queryRow(ctx, selectDevices+
+		"WHERE id = (SELECT device_id FROM device_credentials WHERE token_hash = ? AND NOT revoked)", h))
+	if err != nil {
+		return nil, notFound(err, "No device has this token.")
+	}
+	return d, nil
+}
+
+func (c *conn) ListDevices(ctx context.Context, f store.DeviceFilter) ([]*portico.Device, error) {
+	q, args := selectDevices, []any{}
+	if f.UserID != 0 {
+		q, args = q+"WHERE user_id = ? ", append(args, f.UserID)
+	}
+	limit := int64(f.Limit)
+	if limit <= 0 {
+		limit = math.MaxInt64
+	}
+	return scanAll(scanDevice)(c.query(ctx, q+"ORDER BY id LIMIT ? OFFSET ?", append(args, limit, max(f.Offset, 0))...))
+}
+
+func (c *conn) UpdateDeviceDetails(ctx context.Context, id int64, d portico.DeviceDetails, now time.Time) error {
+	res, err := c.exec(ctx, `UPDATE devices SET name = ?, model = ?, manufacturer = ?, os_version = ?,
+		phone_number = ?, carrier = ?, imei = ?, serial = ?, last_checkin = ? WHERE id = ?`,
+		d.Name, d.Model, d.Manufacturer, d.OSVersion, d.PhoneNumber, d.Carrier, d.IMEI, d.Serial, at(now), id)
+	return mustAffect(res, err, "There is no device %d.", id)
+}
+
+// TouchDevices never moves a check-in time back, since another instance
+// may have written a later one; a device that is gone is skipped. Rows are
+// updated in ID order, so that two instances' batches cannot deadlock.
+func (c *conn) TouchDevices(ctx context.Context, seen map[int64]time.Time) error {
+	ids := slices.Sorted(maps.Keys(seen))
+	row := "(CAST(? AS BIGINT), CAST(? AS " + c.d.timeType + "))"
+	return c.tx(ctx, func(t *conn) error {
+		for chunk := range slices.Chunk(ids, batchRows) {
+			args := make([]any, 0, 2*len(chunk))
+			for _, id := range chunk {
+				args = append(args, id, at(seen[id]))
+			}
+			_, err := t.exec(ctx, `UPDATE devices SET last_checkin = v.column2
+				FROM (VALUES `+rowsOf(row, len(chunk))+`) AS v
+				WHERE devices.id = v.column1 AND (devices.last_checkin IS NULL OR devices.last_checkin < v.column2)`, args...)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

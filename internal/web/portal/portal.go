@@ -1,0 +1,122 @@
+// Package portal is the user portal's door: sign-in, the home page with the
+// user's devices, and each device's page. Handlers decode the request, call
+// one service method and render; every rule is in internal/service.
+package portal
+
+import (
+	"net/http"
+
+	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/service"
+	"github.com/portico-mdm/portico/internal/web"
+	"github.com/portico-mdm/portico/internal/web/ui"
+)
+
+type handler struct {
+	svc      *service.Service
+	sessions *web.Sessions
+	ui       *ui.Renderer
+}
+
+// Register adds the user portal's routes to mux.
+func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.Renderer) {
+	h := &handler{svc: svc, sessions: sessions, ui: r}
+	mux.Handle("GET /login", web.Visitor, r.HTML(h.loginPage))
+	mux.Handle("POST /login", web.Visitor, r.HTML(h.login))
+	mux.Handle("POST /logout", web.SignedIn, r.HTML(h.logout))
+	mux.Handle("GET /{$}", web.SignedIn, r.HTML(h.home))
+	mux.Handle("GET /devices/{id}", web.SignedIn, r.HTML(h.device))
+}
+
+// layout is the frame of a signed-in user's page, with the message the
+// previous action left for it.
+func (h *handler) layout(r *http.Request, title string) ui.Layout {
+	l := h.ui.Layout(r, title, "portal")
+	l.Flash = h.sessions.PopFlash(r.Context())
+	return l
+}
+
+type loginPage struct {
+	ui.Layout
+	Next, Username, Error, Notice string
+}
+
+func (h *handler) loginPage(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	p := loginPage{Layout: h.ui.Layout(r, "Sign in", "portal"), Next: web.LocalPath(q.Get("next"))}
+	if q.Has("signed_out") {
+		p.Notice = "You are signed out."
+	}
+	return h.ui.Render(w, http.StatusOK, "login", p)
+}
+
+// login answers a wrong user name and a wrong password with the same page
+// and message (the service makes them the same), so the page never tells
+// whether a user exists.
+func (h *handler) login(w http.ResponseWriter, r *http.Request) error {
+	if err := web.ParseForm(w, r); err != nil {
+		return err
+	}
+	username := r.PostForm.Get("username")
+	next := web.LocalPath(r.PostForm.Get("next"))
+	u, err := h.svc.Login(r.Context(), username, r.PostForm.Get("password"))
+	if portico.ErrorCode(err) == portico.EINTERNAL {
+		return err
+	} else if err != nil {
+		return h.ui.Render(w, web.Status(err), "login", loginPage{
+			Layout: h.ui.Layout(r, "Sign in", "portal"),
+			Next:   next, Username: username, Error: portico.ErrorMessage(err),
+		})
+	}
+	if err := h.sessions.SignIn(r.Context(), u); err != nil {
+		return err
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
+}
+
+func (h *handler) logout(w http.ResponseWriter, r *http.Request) error {
+	if err := h.svc.Logout(r.Context()); err != nil {
+		return err
+	}
+	if err := h.sessions.SignOut(r.Context()); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/login?signed_out=1", http.StatusSeeOther)
+	return nil
+}
+
+type homePage struct {
+	ui.Layout
+	Devices []*portico.Device
+}
+
+func (h *handler) home(w http.ResponseWriter, r *http.Request) error {
+	devices, err := h.svc.MyDevices(r.Context())
+	if err != nil {
+		return err
+	}
+	return h.ui.Render(w, http.StatusOK, "home", homePage{Layout: h.layout(r, "Your devices"), Devices: devices})
+}
+
+type devicePage struct {
+	ui.Layout
+	Device   *portico.Device
+	Commands []*portico.Command
+}
+
+func (h *handler) device(w http.ResponseWriter, r *http.Request) error {
+	id, err := web.PathID(r, "id", "device")
+	if err != nil {
+		return err
+	}
+	d, err := h.svc.Device(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	commands, err := h.svc.Commands(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return h.ui.Render(w, http.StatusOK, "device", devicePage{Layout: h.layout(r, d.Title()), Device: d, Commands: commands})
+}
