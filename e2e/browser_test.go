@@ -102,3 +102,75 @@ func TestBrowserSignInShowsSimulatedDevice(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserWelcomeMenuAndAdmin signs out through the welcome menu, then
+// walks the admin portal at a desktop size as the first administrator.
+func TestBrowserWelcomeMenuAndAdmin(t *testing.T) {
+	ctx := newBrowser(t)
+	data := filepath.Join(t.TempDir(), "data")
+	in := serve(t, "--data", data)
+	password := addUser(t, []string{"--data", data}, "alice", "lock")
+	run(t, "", "device", "sim", "--server", in.URL, "--platform", "android", "--user", "alice", "--password", password, "--every", "0")
+
+	signInAs := func(user, password string, width, height int64) error {
+		return chromedp.Do(ctx,
+			chromedp.EmulateViewport(width, height),
+			chromedp.Navigate(in.URL+"/login"),
+			chromedp.WaitVisible(`input[name="username"]`),
+			chromedp.SendKeys(`input[name="username"]`, user),
+			chromedp.SendKeys(`input[name="password"]`, password),
+			chromedp.Submit(`input[name="password"]`),
+			chromedp.WaitNotPresent(`input[name="password"]`),
+		)
+	}
+	if err := signInAs("alice", password, 390, 844); err != nil {
+		t.Fatal(err)
+	}
+	err := chromedp.Do(ctx,
+		chromedp.Click(`details.welcome summary`),
+		chromedp.WaitVisible(`nav.menu button`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "welcome-menu-phone")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`nav.menu button`),
+		chromedp.WaitVisible(`input[name="username"]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	notice, err := chromedp.Run(ctx, chromedp.Text(`.flash`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(notice, "signed out") {
+		t.Errorf("after signing out the page says %q", notice)
+	}
+
+	if err := signInAs("admin", in.AdminPassword, 1280, 900); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(in.URL+"/admin/users")); err != nil {
+		t.Fatal(err)
+	}
+	users, err := chromedp.Run(ctx, chromedp.Text("main"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "admin-users")
+	if err := chromedp.Do(ctx, chromedp.Navigate(in.URL+"/admin/devices")); err != nil {
+		t.Fatal(err)
+	}
+	devices, err := chromedp.Run(ctx, chromedp.Text("main"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "admin-devices")
+	if !strings.Contains(users, "alice") || !strings.Contains(users, "Lock") {
+		t.Errorf("the users page does not list alice with her role:\n%s", users)
+	}
+	if !strings.Contains(devices, "Android") || !strings.Contains(devices, "alice") {
+		t.Errorf("the devices page does not list alice's Android device:\n%s", devices)
+	}
+}

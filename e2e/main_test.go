@@ -59,7 +59,13 @@ var (
 // flags (--data or --db) and stops it with SIGTERM when the test ends.
 func serve(t *testing.T, global ...string) *instance {
 	t.Helper()
-	args := append(append([]string{}, global...), "serve", "--addr", "127.0.0.1:0")
+	return serveAt(t, "127.0.0.1:0", global...)
+}
+
+// serveAt is serve on the given address.
+func serveAt(t *testing.T, addr string, global ...string) *instance {
+	t.Helper()
+	args := append(append([]string{}, global...), "serve", "--addr", addr)
 	cmd := exec.Command(portico, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

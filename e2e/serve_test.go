@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"crypto/tls"
 	"html"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -123,5 +125,35 @@ func TestBackupRestore(t *testing.T) {
 	}
 	if code := signIn(t, browserClient(), again.URL, "dave", password); code != http.StatusSeeOther {
 		t.Errorf("dave's sign-in on the restored store: status %d", code)
+	}
+}
+
+// TestServeOnTheNetworkSpeaksHTTPS starts serve on a non-loopback address
+// without a certificate: it makes a self-signed one, says so, and serves
+// HTTPS with HSTS and Secure cookies.
+func TestServeOnTheNetworkSpeaksHTTPS(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	in := serveAt(t, "0.0.0.0:0", "--data", data)
+	if !strings.HasPrefix(in.URL, "https://") {
+		t.Fatalf("serve on 0.0.0.0 runs at %s, want https", in.URL)
+	}
+	if _, err := os.Stat(filepath.Join(data, "tls", "cert.pem")); err != nil {
+		t.Fatalf("no self-signed certificate in the data directory: %v", err)
+	}
+	c := browserClient()
+	c.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	res, err := c.PostForm(in.URL+"/login", url.Values{"username": {"admin"}, "password": {in.AdminPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in over HTTPS: status %d", res.StatusCode)
+	}
+	if res.Header.Get("Strict-Transport-Security") == "" {
+		t.Error("no HSTS header over TLS")
+	}
+	if cookies := res.Cookies(); len(cookies) != 1 || !cookies[0].Secure {
+		t.Errorf("the session cookie is not Secure over TLS: %+v", cookies)
 	}
 }

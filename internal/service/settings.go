@@ -17,14 +17,6 @@ func (s *Service) Settings(ctx context.Context) (portico.SettingValues, error) {
 	return s.store.SettingValues(ctx)
 }
 
-// Allows reports whether the signed-in user may use a portal capability:
-// the role must be granted (SPEC ROLE) and, for capabilities that need one,
-// the system switch must be on (SPEC SWITCH).
-func (s *Service) Allows(ctx context.Context, r portico.Role) bool {
-	u, err := signedInUser(ctx)
-	return err == nil && u.HasRole(r)
-}
-
 // SetSettings validates every value first and stores them all or none
 // (admins only); each change is audited with its old and new value.
 func (s *Service) SetSettings(ctx context.Context, values map[string]string) error {
