@@ -8,22 +8,22 @@ import (
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/bench"
-	"github.com/portico-mdm/portico/internal/deviceapi/deviceapitest"
+	"github.com/portico-mdm/portico/internal/server/servertest"
 	"github.com/portico-mdm/portico/internal/store"
 )
 
 func TestSeedAndCheckins(t *testing.T) {
-	e := deviceapitest.New(t)
-	u := e.AddUser(t, "bench")
+	e := servertest.New(t)
+	u := e.AddUser("bench", false)
 	const n = 120
-	tokens, err := bench.Seed(e.Operator, e.Service, u.ID, n)
+	tokens, err := bench.Seed(e.Op, e.Service, u.ID, n)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(tokens) != n {
 		t.Fatalf("%d tokens, want %d", len(tokens), n)
 	}
-	devices, err := e.Service.AllDevices(e.Operator, store.DeviceFilter{UserID: u.ID})
+	devices, err := e.Service.AllDevices(e.Op, store.DeviceFilter{UserID: u.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestSeedAndCheckins(t *testing.T) {
 	}
 
 	res, err := bench.Checkins(context.Background(), bench.Config{
-		Server: e.Server.URL, Tokens: tokens, Duration: time.Second, Concurrency: 4,
+		Server: e.URL, Tokens: tokens, Duration: time.Second, Concurrency: 4,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func TestSeedAndCheckins(t *testing.T) {
 		t.Errorf("String() = %q", s)
 	}
 	for _, d := range devices[:5] {
-		after, err := e.Service.Device(e.Operator, d.ID)
+		after, err := e.Service.Device(e.Op, d.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,9 +71,9 @@ func TestSeedAndCheckins(t *testing.T) {
 }
 
 func TestCheckinsCountsRefusals(t *testing.T) {
-	e := deviceapitest.New(t)
+	e := servertest.New(t)
 	res, err := bench.Checkins(context.Background(), bench.Config{
-		Server: e.Server.URL, Tokens: []string{"not-a-token"}, Duration: 200 * time.Millisecond, Concurrency: 2,
+		Server: e.URL, Tokens: []string{"not-a-token"}, Duration: 200 * time.Millisecond, Concurrency: 2,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func TestCheckinsCountsRefusals(t *testing.T) {
 	if !strings.Contains(res.String(), "\nFirst error: checking in: This device token is not valid.") {
 		t.Errorf("String() = %q", res.String())
 	}
-	if _, err := bench.Checkins(context.Background(), bench.Config{Server: e.Server.URL, Duration: time.Second, Concurrency: 1}); err == nil {
+	if _, err := bench.Checkins(context.Background(), bench.Config{Server: e.URL, Duration: time.Second, Concurrency: 1}); err == nil {
 		t.Error("a benchmark without tokens ran")
 	}
 }

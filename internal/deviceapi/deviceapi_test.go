@@ -11,15 +11,15 @@ import (
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/deviceapi"
 	"github.com/portico-mdm/portico/internal/deviceapi/deviceapitest"
+	"github.com/portico-mdm/portico/internal/server/servertest"
 	"github.com/portico-mdm/portico/internal/store"
-	"github.com/portico-mdm/portico/internal/web"
 )
 
 // call sends body to the API path with the token, if any, and returns the
 // response with its body read.
-func call(t *testing.T, e *deviceapitest.Env, method, path, token, body string) (*http.Response, []byte) {
+func call(t *testing.T, e *servertest.Env, method, path, token, body string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, e.Server.URL+deviceapi.Prefix+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, e.URL+deviceapi.Prefix+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func call(t *testing.T, e *deviceapitest.Env, method, path, token, body string) 
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := e.Server.Client().Do(req)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,9 +48,9 @@ func decode[T any](t *testing.T, b []byte) T {
 	return v
 }
 
-func register(t *testing.T, e *deviceapitest.Env, user string) deviceapi.RegisterResponse {
+func register(t *testing.T, e *servertest.Env, user string) deviceapi.RegisterResponse {
 	t.Helper()
-	res, b := call(t, e, "POST", "/register", "", `{"username":"`+user+`","password":"`+user+`-password","platform":"ios",
+	res, b := call(t, e, "POST", "/register", "", `{"username":"`+user+`","password":"`+servertest.Password(user)+`","platform":"ios",
 		"device":{"name":"`+user+`'s iPhone","model":"iPhone 15 Pro","manufacturer":"Apple","os_version":"17.4.1",
 		"phone_number":"+1 415 555 0142","carrier":"Verizon","imei":"356938035643809","serial":"F2LXK9Q7N1"}}`)
 	if res.StatusCode != http.StatusCreated {
@@ -63,7 +63,7 @@ func register(t *testing.T, e *deviceapitest.Env, user string) deviceapi.Registe
 	return r
 }
 
-func checkin(t *testing.T, e *deviceapitest.Env, token string) []deviceapi.Command {
+func checkin(t *testing.T, e *servertest.Env, token string) []deviceapi.Command {
 	t.Helper()
 	res, b := call(t, e, "POST", "/checkin", token, `{"device":{"name":"Work phone","model":"iPhone 15 Pro","os_version":"17.5.1"}}`)
 	if res.StatusCode != http.StatusOK {
@@ -76,14 +76,14 @@ func checkin(t *testing.T, e *deviceapitest.Env, token string) []deviceapi.Comma
 }
 
 func TestRegisterCheckinAndReportResult(t *testing.T) {
-	e := deviceapitest.New(t)
-	e.AddUser(t, "alice")
+	e := servertest.New(t)
+	e.AddUser("alice", false)
 	reg := register(t, e, "alice")
 
 	if cmds := checkin(t, e, reg.DeviceToken); len(cmds) != 0 {
 		t.Fatalf("a new device has no commands, got %+v", cmds)
 	}
-	d, err := e.Service.Device(e.Operator, reg.DeviceID)
+	d, err := e.Service.Device(e.Op, reg.DeviceID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +91,8 @@ func TestRegisterCheckinAndReportResult(t *testing.T) {
 		t.Errorf("after the check-in the device is %+v", d)
 	}
 
-	lock := e.Queue(t, reg.DeviceID, portico.CommandLock)
-	locate := e.Queue(t, reg.DeviceID, portico.CommandLocate)
+	lock := deviceapitest.Queue(t, e, reg.DeviceID, portico.CommandLock)
+	locate := deviceapitest.Queue(t, e, reg.DeviceID, portico.CommandLocate)
 	cmds := checkin(t, e, reg.DeviceToken)
 	if len(cmds) != 2 || cmds[0].ID != lock.ID || cmds[0].Kind != portico.CommandLock || cmds[1].ID != locate.ID || cmds[0].CreatedAt.IsZero() {
 		t.Fatalf("check-in delivered %+v, want lock %d then locate %d", cmds, lock.ID, locate.ID)
@@ -109,11 +109,11 @@ func TestRegisterCheckinAndReportResult(t *testing.T) {
 	if c := decode[portico.Command](t, b); c.ID != locate.ID || c.Status != portico.CommandDone || c.DoneAt.IsZero() {
 		t.Errorf("the answer is %s, want the command done", b)
 	}
-	if c := e.Command(t, reg.DeviceID, lock.ID); c.Status != portico.CommandSent {
-		t.Errorf("the unanswered lock is %s, want sent", c.Status)
+	if s := deviceapitest.Status(t, e, lock); s != portico.CommandSent {
+		t.Errorf("the unanswered lock is %s, want sent", s)
 	}
 
-	entries, err := e.Service.AuditLog(e.Operator, store.AuditFilter{DeviceID: reg.DeviceID})
+	entries, err := e.Service.AuditLog(e.Op, store.AuditFilter{DeviceID: reg.DeviceID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,17 +132,17 @@ func TestRegisterCheckinAndReportResult(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
-	e := deviceapitest.New(t)
-	e.AddUser(t, "alice")
-	e.AddUser(t, "bob")
+	e := servertest.New(t)
+	e.AddUser("alice", false)
+	e.AddUser("bob", false)
 	alice := register(t, e, "alice")
 	bob := register(t, e, "bob")
-	answered := e.Queue(t, alice.DeviceID, portico.CommandLock)
+	answered := deviceapitest.Queue(t, e, alice.DeviceID, portico.CommandLock)
 	checkin(t, e, alice.DeviceToken)
 	if res, b := call(t, e, "POST", "/commands/"+strconv.FormatInt(answered.ID, 10)+"/result", alice.DeviceToken, `{"status":"done"}`); res.StatusCode != http.StatusOK {
 		t.Fatalf("reporting a result: %d %s", res.StatusCode, b)
 	}
-	bobs := e.Queue(t, bob.DeviceID, portico.CommandLock)
+	bobs := deviceapitest.Queue(t, e, bob.DeviceID, portico.CommandLock)
 	checkin(t, e, bob.DeviceToken)
 	resultOf := func(c *portico.Command) string { return "/commands/" + strconv.FormatInt(c.ID, 10) + "/result" }
 	const details = `"device":{"name":"Phone"}`
@@ -197,13 +197,13 @@ func TestRefusals(t *testing.T) {
 			}
 		})
 	}
-	if c := e.Command(t, bob.DeviceID, bobs.ID); c.Status != portico.CommandSent {
-		t.Errorf("bob's command is %s after the refused results, want sent", c.Status)
+	if s := deviceapitest.Status(t, e, bobs); s != portico.CommandSent {
+		t.Errorf("bob's command is %s after the refused results, want sent", s)
 	}
 }
 
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
-	e := deviceapitest.New(t)
+	e := servertest.New(t)
 	res, b := call(t, e, "GET", "/openapi.yaml", "", "")
 	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/yaml" {
 		t.Fatalf("status %d, Content-Type %q", res.StatusCode, res.Header.Get("Content-Type"))
@@ -213,9 +213,12 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		t.Errorf("the document does not start with its OpenAPI version")
 	}
 
-	mux := web.NewMux(map[web.Access]web.Guard{web.Device: deviceapi.New(e.Service).Guard()})
-	deviceapi.New(e.Service).Register(mux)
-	for _, r := range mux.Routes() {
+	routes := 0
+	for _, r := range e.Server.Routes() {
+		if !strings.Contains(r.Pattern, deviceapi.Prefix+"/") {
+			continue
+		}
+		routes++
 		method, path, _ := strings.Cut(r.Pattern, " ")
 		path = strings.TrimPrefix(path, deviceapi.Prefix)
 		t.Run(r.Pattern, func(t *testing.T) {
@@ -227,6 +230,9 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 				t.Errorf("%s is documented without its method %s", path, method)
 			}
 		})
+	}
+	if routes == 0 {
+		t.Error("the server has no device API routes")
 	}
 	for _, want := range []string{"scheme: bearer", `"400":`, `"401":`, `"403":`, `"404":`, `"409":`, `"429":`, `"500":`, "required: [code, message]"} {
 		if !strings.Contains(doc, want) {

@@ -113,8 +113,11 @@ func (d *Device) Checkin(ctx context.Context) ([]deviceapi.Command, error) {
 	}
 	for i := 0; i < len(cmds); i++ {
 		c := cmds[i]
-		res := portico.CommandResult{Status: portico.CommandDone, Message: doneMessages[c.Kind]}
-		if res.Message == "" {
+		msg, known := doneMessages[c.Kind]
+		res := portico.CommandResult{Status: portico.CommandDone, Message: msg}
+		if !known {
+			// A kind newer than the agent fails at once rather than waiting
+			// for an answer that never comes.
 			res = portico.CommandResult{Status: portico.CommandFailed, Message: fmt.Sprintf("This agent cannot carry out %q commands.", c.Kind)}
 		}
 		switch c.Kind {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/deviceapi/deviceapitest"
+	"github.com/portico-mdm/portico/internal/server/servertest"
 	"github.com/portico-mdm/portico/internal/sim"
 )
 
@@ -110,7 +111,7 @@ func TestValidIMEI(t *testing.T) {
 // server runs the real API behind a front that records the results devices
 // report and can fail every request or refuse every token.
 type server struct {
-	*deviceapitest.Env
+	*servertest.Env
 	ts      *httptest.Server
 	failing atomic.Bool
 	revoked atomic.Bool
@@ -122,8 +123,8 @@ type server struct {
 }
 
 func newServer(t *testing.T) *server {
-	s := &server{Env: deviceapitest.New(t), results: map[string]portico.CommandResult{}}
-	s.AddUser(t, "alice")
+	s := &server{Env: servertest.New(t), results: map[string]portico.CommandResult{}}
+	s.AddUser("alice", false)
 	s.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f := s.before.Load(); f != nil {
 			(*f)(r)
@@ -144,7 +145,7 @@ func newServer(t *testing.T) *server {
 			s.mu.Unlock()
 			r.Body = io.NopCloser(bytes.NewReader(b))
 		}
-		s.Handler.ServeHTTP(w, r)
+		s.Server.ServeHTTP(w, r)
 	}))
 	t.Cleanup(s.ts.Close)
 	return s
@@ -169,7 +170,7 @@ func TestRegisterRefusedWithTheServersMessage(t *testing.T) {
 	}
 
 	s.failing.Store(true)
-	err = s.device(portico.PlatformAndroid, "alice-password").Register(context.Background())
+	err = s.device(portico.PlatformAndroid, servertest.Password("alice")).Register(context.Background())
 	if !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable || !strings.Contains(err.Error(), "503") {
 		t.Errorf("error from a server without a JSON body: %v", err)
 	}
@@ -180,14 +181,14 @@ func TestCheckinCarriesOutCommands(t *testing.T) {
 	ctx := context.Background()
 	for _, p := range portico.Platforms {
 		t.Run(string(p), func(t *testing.T) {
-			d := s.device(p, "alice-password")
+			d := s.device(p, servertest.Password("alice"))
 			if _, err := d.Checkin(ctx); err == nil {
 				t.Error("an unregistered device checked in")
 			}
 			if err := d.Register(ctx); err != nil {
 				t.Fatal(err)
 			}
-			dev, err := s.Service.Device(s.Operator, d.ID())
+			dev, err := s.Service.Device(s.Op, d.ID())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -197,7 +198,7 @@ func TestCheckinCarriesOutCommands(t *testing.T) {
 
 			var queued []*portico.Command
 			for _, k := range []portico.CommandKind{portico.CommandLock, portico.CommandLocate, portico.CommandCheckin, portico.CommandUnlock, "selfdestruct"} {
-				queued = append(queued, s.Queue(t, d.ID(), k))
+				queued = append(queued, deviceapitest.Queue(t, s.Env, d.ID(), k))
 			}
 			done, err := d.Checkin(ctx)
 			if err != nil {
@@ -207,13 +208,12 @@ func TestCheckinCarriesOutCommands(t *testing.T) {
 				t.Fatalf("carried out %+v, want %d commands", done, len(queued))
 			}
 			for _, q := range queued {
-				c := s.Command(t, d.ID(), q.ID)
 				want := portico.CommandDone
 				if q.Kind == "selfdestruct" {
 					want = portico.CommandFailed
 				}
-				if c.Status != want {
-					t.Errorf("%s command is %s, want %s", q.Kind, c.Status, want)
+				if got := deviceapitest.Status(t, s.Env, q); got != want {
+					t.Errorf("%s command is %s, want %s", q.Kind, got, want)
 				}
 			}
 
@@ -237,15 +237,15 @@ func TestCheckinCarriesOutCommands(t *testing.T) {
 func TestCheckinCommandChecksInAgain(t *testing.T) {
 	s := newServer(t)
 	ctx := context.Background()
-	d := s.device(portico.PlatformIOS, "alice-password")
+	d := s.device(portico.PlatformIOS, servertest.Password("alice"))
 	if err := d.Register(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s.Queue(t, d.ID(), portico.CommandCheckin)
+	deviceapitest.Queue(t, s.Env, d.ID(), portico.CommandCheckin)
 	var checkins atomic.Int32
 	s.before.Store(new(func(r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/checkin") && checkins.Add(1) == 2 {
-			s.Queue(t, d.ID(), portico.CommandLock)
+			deviceapitest.Queue(t, s.Env, d.ID(), portico.CommandLock)
 		}
 	}))
 	done, err := d.Checkin(ctx)
@@ -259,7 +259,7 @@ func TestCheckinCommandChecksInAgain(t *testing.T) {
 
 func TestRunRetriesUntilTheTokenIsRevoked(t *testing.T) {
 	s := newServer(t)
-	d := s.device(portico.PlatformWindows, "alice-password")
+	d := s.device(portico.PlatformWindows, servertest.Password("alice"))
 	if err := d.Register(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -268,9 +268,9 @@ func TestRunRetriesUntilTheTokenIsRevoked(t *testing.T) {
 	go func() { errc <- d.Run(context.Background(), 10*time.Millisecond) }()
 
 	time.Sleep(50 * time.Millisecond)
-	lock := s.Queue(t, d.ID(), portico.CommandLock)
+	lock := deviceapitest.Queue(t, s.Env, d.ID(), portico.CommandLock)
 	s.failing.Store(false) // the network is back: the next check-in collects the lock
-	for s.Command(t, d.ID(), lock.ID).Status != portico.CommandDone {
+	for deviceapitest.Status(t, s.Env, lock) != portico.CommandDone {
 		select {
 		case err := <-errc:
 			t.Fatalf("Run ended on a transient failure: %v", err)
@@ -292,7 +292,7 @@ func TestRunRetriesUntilTheTokenIsRevoked(t *testing.T) {
 
 func TestRunEndsWithItsContext(t *testing.T) {
 	s := newServer(t)
-	d := s.device(portico.PlatformMacOS, "alice-password")
+	d := s.device(portico.PlatformMacOS, servertest.Password("alice"))
 	if err := d.Register(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,15 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/store"
@@ -66,28 +70,52 @@ func (c *conn) SeedDevices(ctx context.Context, devices []*portico.Device, token
 		if err != nil {
 			return err
 		}
-		for start := 0; start < len(devices); start += batchRows {
-			end := min(start+batchRows, len(devices))
-			dargs := make([]any, 0, 16*(end-start))
-			cargs := make([]any, 0, 2*(end-start))
-			for i := start; i < end; i++ {
-				dargs = append(append(dargs, ids[i]), deviceValues(devices[i])...)
-				cargs = append(cargs, ids[i], tokenHashes[i])
-			}
-			_, err := t.exec(ctx, "INSERT INTO devices (id, "+deviceFields+") VALUES "+rowsOf("(?, "+deviceRow+")", end-start), dargs...)
-			if err != nil {
-				return refused(err, "", "A device belongs to a user who does not exist.")
-			}
-			_, err = t.exec(ctx, "INSERT INTO device_credentials (device_id, token_hash) VALUES "+rowsOf("(?, ?)", end-start), cargs...)
-			if err != nil {
-				return refused(err, "A device token is repeated or already in use.", "")
-			}
+		err = t.inBatches(ctx, len(devices), "INSERT INTO devices (id, "+deviceFields+") VALUES ", "(?, "+deviceRow+")", "",
+			func(i int, args []any) []any { return append(append(args, ids[i]), deviceValues(devices[i])...) })
+		if err != nil {
+			return refused(err, "", "A device belongs to a user who does not exist.")
+		}
+		err = t.inBatches(ctx, len(devices), "INSERT INTO device_credentials (device_id, token_hash) VALUES ", "(?, ?)", "",
+			func(i int, args []any) []any { return append(args, ids[i], tokenHashes[i]) })
+		if err != nil {
+			return refused(err, "A device token is repeated or already in use.", "")
 		}
 		for i, d := range devices {
 			d.ID = ids[i]
 		}
 		return nil
 	})
+}
+
+// inBatches writes n rows with multi-row statements of head, row repeated,
+// and tail, batchRows rows at a time; add appends row i's values to args.
+// The full batches' statement is parsed once.
+func (c *conn) inBatches(ctx context.Context, n int, head, row, tail string, add func(i int, args []any) []any) error {
+	var full *sql.Stmt
+	for start := 0; start < n; start += batchRows {
+		rows := min(batchRows, n-start)
+		args := make([]any, 0, rows*(strings.Count(row, "?")))
+		for i := start; i < start+rows; i++ {
+			args = add(i, args)
+		}
+		q := sqlx.Rebind(c.d.bind, head+rowsOf(row, rows)+tail)
+		var err error
+		if rows < batchRows {
+			_, err = c.w.ExecContext(ctx, q, args...)
+		} else {
+			if full == nil {
+				if full, err = c.w.PrepareContext(ctx, q); err != nil {
+					return err
+				}
+				defer full.Close()
+			}
+			_, err = full.ExecContext(ctx, args...)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *conn) newDeviceIDs(ctx context.Context, n int) ([]int64, error) {
@@ -148,20 +176,10 @@ func (c *conn) UpdateDeviceDetails(ctx context.Context, id int64, d portico.Devi
 // updated in ID order, so that two instances' batches cannot deadlock.
 func (c *conn) TouchDevices(ctx context.Context, seen map[int64]time.Time) error {
 	ids := slices.Sorted(maps.Keys(seen))
-	row := "(CAST(? AS BIGINT), CAST(? AS " + c.d.timeType + "))"
 	return c.tx(ctx, func(t *conn) error {
-		for chunk := range slices.Chunk(ids, batchRows) {
-			args := make([]any, 0, 2*len(chunk))
-			for _, id := range chunk {
-				args = append(args, id, at(seen[id]))
-			}
-			_, err := t.exec(ctx, `UPDATE devices SET last_checkin = v.column2
-				FROM (VALUES `+rowsOf(row, len(chunk))+`) AS v
-				WHERE devices.id = v.column1 AND (devices.last_checkin IS NULL OR devices.last_checkin < v.column2)`, args...)
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		return t.inBatches(ctx, len(ids), "UPDATE devices SET last_checkin = v.column2 FROM (VALUES ",
+			"(CAST(? AS BIGINT), CAST(? AS "+c.d.timeType+"))",
+			`) AS v WHERE devices.id = v.column1 AND (devices.last_checkin IS NULL OR devices.last_checkin < v.column2)`,
+			func(i int, args []any) []any { return append(args, ids[i], at(seen[ids[i]])) })
 	})
 }

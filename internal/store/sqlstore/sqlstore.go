@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -67,6 +69,7 @@ type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 // conn runs the store's queries, on the pools or inside one transaction.
@@ -74,9 +77,9 @@ type conn struct {
 	d *dialect
 	r querier // reads
 	w querier // writes
-	// begin starts a transaction on the writer; nil inside one, where
-	// everything already commits together.
-	begin func(ctx context.Context) (*sql.Tx, error)
+	// writer starts transactions; nil inside one, where everything
+	// already commits together.
+	writer *sql.DB
 }
 
 var _ store.Store = (*conn)(nil)
@@ -105,10 +108,10 @@ func (c *conn) writeRows(ctx context.Context, q string, args ...any) (*sql.Rows,
 
 // tx runs fn in a transaction, or in the one c is already in.
 func (c *conn) tx(ctx context.Context, fn func(*conn) error) error {
-	if c.begin == nil {
+	if c.writer == nil {
 		return fn(c)
 	}
-	tx, err := c.begin(ctx)
+	tx, err := c.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -128,11 +131,63 @@ func (c *conn) Ping(ctx context.Context) error {
 	return c.queryRow(ctx, "SELECT 1").Scan(&one)
 }
 
+// preparedReads keeps the readers' statements prepared: parsing a query
+// costs more than running it on the check-in path. Only reads are kept,
+// since their texts are few while multi-row writes vary with their size.
+type preparedReads struct {
+	*sql.DB
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+func newPreparedReads(pool *sql.DB) *preparedReads {
+	return &preparedReads{DB: pool, stmts: map[string]*sql.Stmt{}}
+}
+
+// stmt returns q prepared, or nil when preparing fails, in which case the
+// query runs unprepared and reports the error itself.
+func (p *preparedReads) stmt(ctx context.Context, q string) *sql.Stmt {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st, ok := p.stmts[q]; ok {
+		return st
+	}
+	st, err := p.DB.PrepareContext(ctx, q)
+	if err != nil {
+		return nil
+	}
+	p.stmts[q] = st
+	return st
+}
+
+func (p *preparedReads) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := p.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return p.DB.QueryContext(ctx, q, args...)
+}
+
+func (p *preparedReads) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := p.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return p.DB.QueryRowContext(ctx, q, args...)
+}
+
+func (p *preparedReads) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, st := range p.stmts {
+		st.Close()
+	}
+	return p.DB.Close()
+}
+
 // DB is the store on one database.
 type DB struct {
 	conn
-	pools []*sql.DB
-	path  string // the SQLite file
+	closers []io.Closer
+	path    string // the SQLite file
 }
 
 // sqlitePragmas apply to every connection: wait for a lock rather than fail
@@ -169,7 +224,8 @@ func openPostgres(dsn string) (*DB, error) {
 	// for every request; the cap leaves room for other instances.
 	pool.SetMaxOpenConns(20)
 	pool.SetMaxIdleConns(20)
-	return &DB{conn: conn{d: postgresDialect, r: pool, w: pool, begin: beginner(pool)}, pools: []*sql.DB{pool}}, nil
+	reads := newPreparedReads(pool)
+	return &DB{conn: conn{d: postgresDialect, r: reads, w: pool, writer: pool}, closers: []io.Closer{reads}}, nil
 }
 
 // openSQLite opens one writer connection and a pool of readers: SQLite lets
@@ -204,18 +260,16 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	n := max(4, runtime.NumCPU())
 	reader.SetMaxOpenConns(n)
 	reader.SetMaxIdleConns(n)
-	return &DB{conn: conn{d: sqliteDialect, r: reader, w: writer, begin: beginner(writer)}, pools: []*sql.DB{writer, reader}, path: path}, nil
-}
-
-func beginner(pool *sql.DB) func(context.Context) (*sql.Tx, error) {
-	return func(ctx context.Context) (*sql.Tx, error) { return pool.BeginTx(ctx, nil) }
+	reads := newPreparedReads(reader)
+	return &DB{conn: conn{d: sqliteDialect, r: reads, w: writer, writer: writer},
+		closers: []io.Closer{writer, reads}, path: path}, nil
 }
 
 // Close closes every connection.
 func (db *DB) Close() error {
 	var errs []error
-	for _, p := range db.pools {
-		errs = append(errs, p.Close())
+	for _, c := range db.closers {
+		errs = append(errs, c.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -232,7 +286,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	}
 	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithSessionLocker(locker)}
 	// Migrations write, so on SQLite they go through the writer.
-	p, err := goose.NewProvider(db.d.goose, db.pools[0], fsys, opts...)
+	p, err := goose.NewProvider(db.d.goose, db.writer, fsys, opts...)
 	if err != nil {
 		return err
 	}
