@@ -21,7 +21,6 @@ import (
 	"github.com/portico-mdm/portico/internal/selfsigned"
 	"github.com/portico-mdm/portico/internal/server"
 	"github.com/portico-mdm/portico/internal/service"
-	"github.com/portico-mdm/portico/internal/store"
 	"github.com/portico-mdm/portico/internal/web"
 )
 
@@ -115,7 +114,7 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 	}
 
 	runCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
-	workers := runWorkers(runCtx, svc, db, log)
+	workers := runWorkers(runCtx, svc, log)
 	errc := make(chan error, 2)
 	go func() { errc <- httpServer.Serve(ln) }()
 	if f.metricsAddr != "" {
@@ -173,7 +172,7 @@ func listenAndServe(s *http.Server, addr string) error {
 
 // runWorkers starts the background work of one instance; it stops when ctx
 // ends, and the returned group says when all of it has.
-func runWorkers(ctx context.Context, svc *service.Service, sessions store.Sessions, log *slog.Logger) *sync.WaitGroup {
+func runWorkers(ctx context.Context, svc *service.Service, log *slog.Logger) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	wg.Go(func() { svc.Run(ctx) })
 	wg.Go(func() {
@@ -183,9 +182,9 @@ func runWorkers(ctx context.Context, svc *service.Service, sessions store.Sessio
 			select {
 			case <-ctx.Done():
 				return
-			case now := <-t.C:
-				if err := sessions.DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {
-					log.Error("deleting expired sessions", "err", err)
+			case <-t.C:
+				if err := svc.Housekeep(ctx); err != nil && ctx.Err() == nil {
+					log.Error("housekeeping", "err", err)
 				}
 			}
 		}

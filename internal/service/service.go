@@ -6,6 +6,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -144,6 +145,20 @@ func (s *Service) Run(ctx context.Context) {
 			s.Flush(ctx)
 		}
 	}
+}
+
+// maxLockout is the longest lock-out the settings allow; failed sign-ins
+// older than it count for nothing.
+const maxLockout = 24 * time.Hour
+
+// Housekeep forgets what no longer matters: expired browser sessions and
+// failed sign-ins older than any lock-out.
+func (s *Service) Housekeep(ctx context.Context) error {
+	now := s.clock.Now()
+	return errors.Join(
+		s.store.DeleteExpiredSessions(ctx, now),
+		s.store.DeleteLoginFailuresBefore(ctx, now.Add(-maxLockout)),
+	)
 }
 
 // Flush writes the batched check-in times now.

@@ -121,4 +121,6 @@ type LoginFailures interface {
 	// time, and when the latest was.
 	LoginFailuresSince(ctx context.Context, key string, since time.Time) (int, time.Time, error)
 	ClearLoginFailures(ctx context.Context, key string) error
+	// DeleteLoginFailuresBefore forgets failures too old to count for any key.
+	DeleteLoginFailuresBefore(ctx context.Context, before time.Time) error
 }

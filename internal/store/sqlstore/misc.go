@@ -74,3 +74,8 @@ func (c *conn) ClearLoginFailures(ctx context.Context, key string) error {
 	_, err := c.exec(ctx, "DELETE FROM login_failures WHERE key = ?", key)
 	return err
 }
+
+func (c *conn) DeleteLoginFailuresBefore(ctx context.Context, before time.Time) error {
+	_, err := c.exec(ctx, "DELETE FROM login_failures WHERE at < ?", at(before))
+	return err
+}

@@ -746,6 +746,12 @@ func testLoginFailures(t *testing.T, st store.Store) {
 	if n, _ := since("addr:192.0.2.1", time.Time{}); n != 1 {
 		t.Errorf("clearing one key cleared another: %d failures left", n)
 	}
+
+	check(t, st.RecordLoginFailure(ctx(t), "addr:192.0.2.1", base.Add(time.Hour)))
+	check(t, st.DeleteLoginFailuresBefore(ctx(t), base.Add(time.Minute)))
+	if n, last := since("addr:192.0.2.1", time.Time{}); n != 1 || !last.Equal(base.Add(time.Hour)) {
+		t.Errorf("after deleting old failures: %d left, latest %v; want only the newer one", n, last)
+	}
 }
 
 var errRollback = errors.New("roll back")

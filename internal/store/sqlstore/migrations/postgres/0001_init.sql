@@ -95,6 +95,7 @@ CREATE TABLE login_failures (
     at  TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX login_failures_key ON login_failures (key, at);
+CREATE INDEX login_failures_at ON login_failures (at);
 
 -- +goose Down
 DROP TABLE login_failures;
