@@ -11,11 +11,23 @@ import (
 )
 
 // Settings returns the system settings. Every page needs some of them (the
-// helpdesk contact is on all of them), so anyone may read them; secrets, when
-// settings gain some, are masked here.
+// helpdesk contact is on all of them), so anyone may read them; secrets are
+// masked.
 func (s *Service) Settings(ctx context.Context) (portico.SettingValues, error) {
-	return s.store.SettingValues(ctx)
+	v, err := s.store.SettingValues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, def := range portico.Settings {
+		if def.Kind == portico.SecretSetting && v[def.Key] != "" {
+			v[def.Key] = secretMask
+		}
+	}
+	return v, nil
 }
+
+// secretMask stands for a stored secret wherever settings are shown.
+const secretMask = "********"
 
 // SetSettings validates every value first and stores them all or none
 // (admins only); each change is audited with its old and new value.
@@ -48,6 +60,9 @@ func (s *Service) SetSettings(ctx context.Context, values map[string]string) err
 				return err
 			}
 			detail := fmt.Sprintf("%q → %q", old.Get(key), values[key])
+			if def, _ := portico.LookupSetting(key); def.Kind == portico.SecretSetting {
+				detail = "secret changed"
+			}
 			if err := s.audit(ctx, st, portico.AuditEntry{Action: "settings.change", Target: key, Detail: detail}); err != nil {
 				return err
 			}

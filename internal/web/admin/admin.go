@@ -1,5 +1,5 @@
 // Package admin is the admin portal's door: users and their portal roles,
-// every device, the helpdesk contact and the audit log. Admins only: the
+// every device, the settings and the audit log. Admins only: the
 // mux's Admin guard refuses everyone else, and the service checks again.
 package admin
 
@@ -29,8 +29,9 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	mux.Handle("GET /admin/users/{id}", web.Admin, r.HTML(h.user))
 	mux.Handle("POST /admin/users/{id}/roles", web.Admin, r.HTML(h.setRoles))
 	mux.Handle("GET /admin/devices", web.Admin, r.HTML(h.devices))
-	mux.Handle("GET /admin/settings", web.Admin, r.HTML(h.settings))
-	mux.Handle("POST /admin/settings", web.Admin, r.HTML(h.saveSettings))
+	mux.Handle("GET /admin/settings", web.Admin, http.RedirectHandler("/admin/settings/"+portico.SettingGroups[0].Key, http.StatusSeeOther))
+	mux.Handle("GET /admin/settings/{group}", web.Admin, r.HTML(h.settings))
+	mux.Handle("POST /admin/settings/{group}", web.Admin, r.HTML(h.saveSettings))
 	mux.Handle("GET /admin/audit", web.Admin, r.HTML(h.audit))
 }
 
@@ -185,11 +186,10 @@ func (h *handler) devices(w http.ResponseWriter, r *http.Request) error {
 	return h.ui.Render(w, http.StatusOK, "admin_devices", p)
 }
 
-// helpdeskKeys are the settings the helpdesk form edits.
-var helpdeskKeys = []string{"helpdesk.name", "helpdesk.phone", "helpdesk.email", "helpdesk.hours", "helpdesk.text"}
-
 type settingsPage struct {
 	ui.Layout
+	Groups []portico.SettingGroup
+	Group  portico.SettingGroup
 	Fields []settingField
 	Error  string
 }
@@ -200,40 +200,52 @@ type settingField struct {
 }
 
 func (h *handler) settings(w http.ResponseWriter, r *http.Request) error {
+	group, err := portico.LookupSettingGroup(r.PathValue("group"))
+	if err != nil {
+		return err
+	}
 	values, err := h.svc.Settings(r.Context())
 	if err != nil {
 		return err
 	}
-	return h.renderSettings(w, r, http.StatusOK, values, "")
+	return h.renderSettings(w, r, http.StatusOK, group, values, "")
 }
 
-func (h *handler) renderSettings(w http.ResponseWriter, r *http.Request, status int, values portico.SettingValues, msg string) error {
-	p := settingsPage{Layout: h.layout(r, "Helpdesk contact"), Error: msg}
-	for _, key := range helpdeskKeys {
-		def, err := portico.LookupSetting(key)
-		if err != nil {
-			return err
-		}
-		p.Fields = append(p.Fields, settingField{Setting: def, Value: values.Get(key)})
+func (h *handler) renderSettings(w http.ResponseWriter, r *http.Request, status int, group portico.SettingGroup, values portico.SettingValues, msg string) error {
+	p := settingsPage{Layout: h.layout(r, group.Label), Groups: portico.SettingGroups, Group: group, Error: msg}
+	for _, def := range portico.GroupSettings(group.Key) {
+		p.Fields = append(p.Fields, settingField{Setting: def, Value: values.Get(def.Key)})
 	}
 	return h.ui.Render(w, status, "admin_settings", p)
 }
 
+// saveSettings stores a group's form. A switch's form sends "false" from a
+// hidden field and "true" from its checkbox when ticked, so the last value
+// wins; a secret left empty keeps the stored one, which is never sent to
+// the browser.
 func (h *handler) saveSettings(w http.ResponseWriter, r *http.Request) error {
+	group, err := portico.LookupSettingGroup(r.PathValue("group"))
+	if err != nil {
+		return err
+	}
 	if err := web.ParseForm(w, r); err != nil {
 		return err
 	}
 	values := portico.SettingValues{}
-	for _, key := range helpdeskKeys {
-		values[key] = r.PostForm.Get(key)
+	for _, def := range portico.GroupSettings(group.Key) {
+		sent := r.PostForm[def.Key]
+		if len(sent) == 0 || (def.Kind == portico.SecretSetting && sent[len(sent)-1] == "") {
+			continue
+		}
+		values[def.Key] = sent[len(sent)-1]
 	}
-	err := h.svc.SetSettings(r.Context(), values)
+	err = h.svc.SetSettings(r.Context(), values)
 	if portico.ErrorCode(err) == portico.EINVALID {
-		return h.renderSettings(w, r, http.StatusBadRequest, values, portico.ErrorMessage(err))
+		return h.renderSettings(w, r, http.StatusBadRequest, group, values, portico.ErrorMessage(err))
 	} else if err != nil {
 		return err
 	}
-	return h.done(w, r, "/admin/settings", "Saved the helpdesk contact. Every page shows it now.")
+	return h.done(w, r, "/admin/settings/"+group.Key, "Saved. The change is in effect now.")
 }
 
 type auditPage struct {

@@ -105,10 +105,10 @@ func TestHelpdeskContactIsOnEveryPage(t *testing.T) {
 		"helpdesk.name": {"Service Desk"}, "helpdesk.phone": {"+44 20 7946 0000"},
 		"helpdesk.email": {"desk@example.com"}, "helpdesk.hours": {"Mon–Fri 8–18"}, "helpdesk.text": {"Lost a phone? Call us first."},
 	}
-	if res := e.PostForm(root, "/admin/settings", form); res.Status != http.StatusSeeOther {
+	if res := e.PostForm(root, "/admin/settings/helpdesk", form); res.Status != http.StatusSeeOther {
 		t.Fatalf("saving: status %d:\n%s", res.Status, res.Body)
 	}
-	for _, path := range []string{"/login", "/admin/users"} {
+	for _, path := range []string{"/login", "/admin/users", "/admin/settings/helpdesk"} {
 		body := html.UnescapeString(e.Get(root, path).Body)
 		for _, v := range form {
 			if !strings.Contains(body, v[0]) {
@@ -117,7 +117,7 @@ func TestHelpdeskContactIsOnEveryPage(t *testing.T) {
 		}
 	}
 	bad := url.Values{"helpdesk.name": {"Desk"}, "helpdesk.email": {"not-an-email"}}
-	if res := e.PostForm(root, "/admin/settings", bad); res.Status != http.StatusBadRequest || !strings.Contains(res.Body, "not an email address") {
+	if res := e.PostForm(root, "/admin/settings/helpdesk", bad); res.Status != http.StatusBadRequest || !strings.Contains(res.Body, "not an email address") {
 		t.Errorf("a bad email: status %d", res.Status)
 	}
 	v, _ := e.Service.Settings(e.Op)
@@ -141,5 +141,36 @@ func TestDevicesAndAuditLog(t *testing.T) {
 	audit := e.Get(root, "/admin/audit?actor=alice")
 	if !strings.Contains(audit.Body, "device.register") || strings.Contains(audit.Body, "user.create") {
 		t.Errorf("the audit log filtered to alice:\n%s", audit.Body)
+	}
+}
+
+func TestSettingsPages(t *testing.T) {
+	e := servertest.New(t)
+	e.AddUser("root", true)
+	root := e.SignIn("root")
+	if res := e.Get(root, "/admin/settings"); res.Status != http.StatusSeeOther || res.Header.Get("Location") != "/admin/settings/helpdesk" {
+		t.Errorf("/admin/settings: status %d to %q", res.Status, res.Header.Get("Location"))
+	}
+	if res := e.Get(root, "/admin/settings/nonsense"); res.Status != http.StatusNotFound {
+		t.Errorf("an unknown group: status %d", res.Status)
+	}
+	for _, g := range portico.SettingGroups {
+		res := e.Get(root, "/admin/settings/"+g.Key)
+		if res.Status != http.StatusOK {
+			t.Errorf("%s: status %d", g.Key, res.Status)
+		}
+		for _, def := range portico.GroupSettings(g.Key) {
+			if !strings.Contains(res.Body, `name="`+def.Key+`"`) {
+				t.Errorf("%s has no field for %s", g.Key, def.Key)
+			}
+		}
+	}
+	res := e.PostForm(root, "/admin/settings/security", url.Values{"session.idle_timeout": {"45m"}, "login.max_failures": {"7"}})
+	if res.Status != http.StatusSeeOther {
+		t.Fatalf("saving: status %d", res.Status)
+	}
+	v, _ := e.Service.Settings(e.Op)
+	if v.Get("session.idle_timeout") != "45m" || v.Get("login.max_failures") != "7" || v.Get("login.lockout") != "15m" {
+		t.Errorf("stored %v", v)
 	}
 }
