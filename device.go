@@ -35,8 +35,43 @@ func ParsePlatform(s string) (Platform, error) {
 	return p, nil
 }
 
+// PlatformFromUserAgent guesses the platform of the browser that sent the
+// User-Agent, so the registration page shows that platform's steps. An
+// iPad that asks for the desktop site says it is a Mac: its owner can pick
+// the iPad's steps by hand.
+func PlatformFromUserAgent(ua string) (Platform, bool) {
+	switch {
+	case strings.Contains(ua, "iPhone") || strings.Contains(ua, "iPod"):
+		return PlatformIOS, true
+	case strings.Contains(ua, "iPad"):
+		return PlatformIPadOS, true
+	case strings.Contains(ua, "Android"):
+		return PlatformAndroid, true
+	case strings.Contains(ua, "Windows"):
+		return PlatformWindows, true
+	case strings.Contains(ua, "Macintosh") || strings.Contains(ua, "Mac OS X"):
+		return PlatformMacOS, true
+	}
+	return "", false
+}
+
 // OSName is the platform's operating system as people name it.
 func (p Platform) OSName() string { return platformNames[p] }
+
+// DeviceNoun is what people call a device of the platform.
+func (p Platform) DeviceNoun() string {
+	switch p {
+	case PlatformIOS:
+		return "iPhone"
+	case PlatformIPadOS:
+		return "iPad"
+	case PlatformAndroid:
+		return "Android device"
+	case PlatformMacOS:
+		return "Mac"
+	}
+	return "Windows PC"
+}
 
 // FormFactor is what kind of thing the platform runs on: phone, tablet or
 // computer (the portal draws its icon).

@@ -1,6 +1,7 @@
 package portico
 
 import (
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +47,9 @@ type SettingGroup struct {
 var SettingGroups = []SettingGroup{
 	{"helpdesk", "Helpdesk", "Every page of the portal shows this contact, the sign-in page included."},
 	{"security", "Sign-in and sessions", "How long sessions last and when repeated failed sign-ins lock an account."},
+	{"registration", "Registration", "How employees register their devices from the portal, and the steps each platform shows."},
+	{"mail", "Mail", "The SMTP server that sends invitations. Without one, mail stays in the outbox (Admin › Outbox) for you to read."},
+	{"sms", "SMS", "The HTTP gateway that sends text messages. Without one, SMS stay in the outbox (Admin › Outbox) for you to read."},
 }
 
 // Settings lists every setting.
@@ -59,6 +63,49 @@ var Settings = []Setting{
 	{Key: "session.lifetime", Group: "security", Label: "Longest session", Kind: DurationSetting, Default: "12h", Check: duration(5*time.Minute, 30*24*time.Hour)},
 	{Key: "login.max_failures", Group: "security", Label: "Failed sign-ins before lock-out", Kind: NumberSetting, Default: "5", Check: integer(2, 100)},
 	{Key: "login.lockout", Group: "security", Label: "Lock-out after repeated failures", Kind: DurationSetting, Default: "15m", Check: duration(time.Minute, 24*time.Hour)},
+	{Key: "registration.pin_enabled", Group: "registration", Label: "Registration with a PIN", Kind: SwitchSetting, Default: "false", Check: boolean,
+		Help: "Users with the role Request registration PIN get a one-time PIN that the device must give."},
+	{Key: "registration.qr_enabled", Group: "registration", Label: "Registration with a QR code", Kind: SwitchSetting, Default: "false", Check: boolean,
+		Help: "Users with the role Generate QR code get a QR code to scan with the device."},
+	{Key: "registration.invitation_lifetime", Group: "registration", Label: "A registration link works for", Kind: DurationSetting, Default: "168h", Check: duration(time.Hour, 90*24*time.Hour),
+		Help: "For example 168h (7 days)."},
+	{Key: "registration.pin_lifetime", Group: "registration", Label: "A registration PIN works for", Kind: DurationSetting, Default: "168h", Check: duration(time.Hour, 90*24*time.Hour)},
+	{Key: "registration.default_ownership", Group: "registration", Label: "Ownership of devices registered in the portal", Kind: ChoiceSetting,
+		Choices: []string{string(OwnershipEmployee), string(OwnershipCompany)}, Default: string(OwnershipEmployee), Check: oneOf(string(OwnershipEmployee), string(OwnershipCompany))},
+	{Key: "registration.user_may_change_ownership", Group: "registration", Label: "Users may change the ownership of their devices", Kind: SwitchSetting, Default: "false", Check: boolean},
+	{Key: "registration.android_agent_url", Group: "registration", Label: "Store page of the Android device agent", Check: optionalWebURL,
+		Help: "Android devices are sent here after signing in at /go; the registration token goes with them."},
+	{Key: "registration.instructions.ios", Group: "registration", Label: "Steps for iPhone", Kind: LongTextSetting, Check: text(4000), Default: defaultSteps("iPhone", "App Store")},
+	{Key: "registration.instructions.ipados", Group: "registration", Label: "Steps for iPad", Kind: LongTextSetting, Check: text(4000), Default: defaultSteps("iPad", "App Store")},
+	{Key: "registration.instructions.android", Group: "registration", Label: "Steps for Android", Kind: LongTextSetting, Check: text(4000), Default: defaultSteps("Android phone or tablet", "Google Play store")},
+	{Key: "registration.instructions.macos", Group: "registration", Label: "Steps for Mac", Kind: LongTextSetting, Check: text(4000), Default: defaultSteps("Mac", "Mac App Store")},
+	{Key: "registration.instructions.windows", Group: "registration", Label: "Steps for Windows", Kind: LongTextSetting, Check: text(4000),
+		Default: "1. On the Windows PC, open the registration link (or go to /go on this portal).\n" +
+			"2. Sign in with your user name and your password or registration PIN.\n" +
+			"3. Download and run the device agent from the link on that page; sign in again when it asks.\n" +
+			"4. The PC shows as Active in the portal within a minute."},
+	{Key: "mail.host", Group: "mail", Label: "SMTP server", Check: optionalHost,
+		Help: "A host name or address, for example smtp.example.com. Empty: no mail is sent."},
+	{Key: "mail.port", Group: "mail", Label: "Port", Kind: NumberSetting, Default: "587", Check: integer(1, 65535),
+		Help: "Usually 587 with STARTTLS, 465 with TLS."},
+	{Key: "mail.security", Group: "mail", Label: "Encryption", Kind: ChoiceSetting, Choices: mailSecurity, Default: "starttls", Check: oneOf(mailSecurity...),
+		Help: "starttls: encrypt after connecting; tls: encrypted from the start; none: never encrypt. A password is only ever sent encrypted, or to a server on this machine."},
+	{Key: "mail.username", Group: "mail", Label: "User name", Check: line(254), Help: "Empty: send without signing in."},
+	{Key: "mail.password", Group: "mail", Label: "Password", Kind: SecretSetting, Check: line(1000)},
+	{Key: "mail.from", Group: "mail", Label: "Sender address", Check: optionalEmail, Help: "For example mdm@example.com."},
+	{Key: "mail.from_name", Group: "mail", Label: "Sender name", Default: "Portico", Check: line(100)},
+	{Key: "sms.url", Group: "sms", Label: "Gateway URL", Check: optionalWebURL,
+		Help: "Where the gateway takes messages, for example https://api.example.com/v1/sms. Empty: no SMS is sent."},
+	{Key: "sms.method", Group: "sms", Label: "Method", Kind: ChoiceSetting, Choices: smsMethods, Default: "POST", Check: oneOf(smsMethods...),
+		Help: "With GET the body below, form-encoded, is the URL's query."},
+	{Key: "sms.content_type", Group: "sms", Label: "Body format", Kind: ChoiceSetting, Choices: smsContentTypes, Default: "json", Check: oneOf(smsContentTypes...),
+		Help: "json: application/json; form: application/x-www-form-urlencoded."},
+	{Key: "sms.body", Group: "sms", Label: "Body", Kind: LongTextSetting, Default: `{"to": "{to}", "text": "{text}"}`, Check: messageTemplate,
+		Help: "{to} and {text} become the phone number and the text, escaped for the format: in JSON, put them inside quotes; as a form, for example to={to}&text={text}."},
+	{Key: "sms.auth_header", Group: "sms", Label: "Authentication header", Default: "Authorization", Check: headerName,
+		Help: "Sent only when its value is set."},
+	{Key: "sms.auth_value", Group: "sms", Label: "Authentication header value", Kind: SecretSetting, Check: line(2000),
+		Help: "For example: Bearer followed by the gateway's API key."},
 }
 
 // GroupSettings returns the settings of a group, in their declared order.
@@ -129,6 +176,31 @@ func (v SettingValues) Helpdesk() Helpdesk {
 		Email: v.Get("helpdesk.email"), Hours: v.Get("helpdesk.hours"),
 		Text: v.Get("helpdesk.text"),
 	}
+}
+
+// defaultSteps are a platform's registration steps until an admin writes
+// the company's own (SPEC REG-5).
+func defaultSteps(device, store string) string {
+	return "1. On your " + device + ", open the registration link (or scan the QR code with the camera).\n" +
+		"2. Sign in with your user name and your password or registration PIN.\n" +
+		"3. Install the device agent from the " + store + " if your company has not installed it for you, open it and sign in again when it asks.\n" +
+		"4. The " + device + " shows as Active in the portal within a minute."
+}
+
+// Instructions returns the registration steps of a platform.
+func (v SettingValues) Instructions(p Platform) string {
+	return v.Get("registration.instructions." + string(p))
+}
+
+func optionalWebURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return Errorf(EINVALID, "%q is not a web address starting with https://.", s)
+	}
+	return nil
 }
 
 func boolean(s string) error {

@@ -142,6 +142,10 @@ func (u *User) Validate() error {
 	return nil
 }
 
+// ValidUsername reports whether s has the form of a user name; one that
+// does not cannot exist.
+func ValidUsername(s string) bool { return usernamePattern.MatchString(s) }
+
 func validEmail(s string) bool {
 	a, err := mail.ParseAddress(s)
 	return err == nil && a.Address == s && len(s) <= 254

@@ -24,10 +24,14 @@ func (c *cli) bench(ctx context.Context, g globals, args []string) error {
 	var server string
 	var devices, concurrency int
 	var duration time.Duration
+	env := envDefaults{c: c}
 	fs.StringVar(&server, "server", c.env("server", "http://127.0.0.1:8080"), "Portico's URL (PORTICO_SERVER)")
-	fs.IntVar(&devices, "devices", 10000, "devices to seed and check in")
-	fs.DurationVar(&duration, "duration", 30*time.Second, "how long to drive check-ins")
-	fs.IntVar(&concurrency, "concurrency", 8*runtime.NumCPU(), "check-ins in flight at once")
+	fs.IntVar(&devices, "devices", env.int("devices", 10000), "devices to seed and check in (PORTICO_DEVICES)")
+	fs.DurationVar(&duration, "duration", env.duration("duration", 30*time.Second), "how long to drive check-ins (PORTICO_DURATION)")
+	fs.IntVar(&concurrency, "concurrency", env.int("concurrency", 8*runtime.NumCPU()), "check-ins in flight at once (PORTICO_CONCURRENCY)")
+	if env.err != nil {
+		return env.err
+	}
 	if _, err := parse(fs, args[1:]); err != nil {
 		return err
 	}

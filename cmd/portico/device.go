@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,15 +23,22 @@ func (c *cli) device(ctx context.Context, g globals, args []string) error {
 		return usageError("say `device sim --server URL --platform ios --user U --password P`")
 	}
 	fs := c.flags("device sim")
-	var server, platform, user, password string
+	var server, platform, user, password, pin, token, ca string
 	var count int
 	var every time.Duration
+	env := envDefaults{c: c}
 	fs.StringVar(&server, "server", c.env("server", "http://127.0.0.1:8080"), "Portico's URL (PORTICO_SERVER)")
-	fs.StringVar(&platform, "platform", "ios", "ios, ipados, android, macos or windows")
-	fs.StringVar(&user, "user", "", "user name to register the devices for")
+	fs.StringVar(&ca, "ca", c.env("ca", ""), "PEM file of the certificates to trust for an https:// --server, such as serve's self-signed tls/cert.pem (PORTICO_CA)")
+	fs.StringVar(&platform, "platform", c.env("platform", "ios"), "ios, ipados, android, macos or windows (PORTICO_PLATFORM)")
+	fs.StringVar(&user, "user", c.env("user", ""), "user name to register the devices for (PORTICO_USER)")
 	fs.StringVar(&password, "password", c.env("password", ""), "the user's password (PORTICO_PASSWORD)")
-	fs.IntVar(&count, "count", 1, "how many devices to simulate")
-	fs.DurationVar(&every, "every", 30*time.Second, "check-in interval; 0 registers, checks in once and exits")
+	fs.StringVar(&pin, "pin", c.env("pin", ""), "a registration PIN from the portal, instead of the password (PORTICO_PIN)")
+	fs.StringVar(&token, "token", c.env("token", ""), "the token of a registration link (the t= of /go?t=…), or the whole link (PORTICO_TOKEN)")
+	fs.IntVar(&count, "count", env.int("count", 1), "how many devices to simulate (PORTICO_COUNT)")
+	fs.DurationVar(&every, "every", env.duration("every", 30*time.Second), "check-in interval; 0 registers, checks in once and exits (PORTICO_EVERY)")
+	if env.err != nil {
+		return env.err
+	}
 	if _, err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -33,8 +46,14 @@ func (c *cli) device(ctx context.Context, g globals, args []string) error {
 	if err != nil {
 		return usageError("--platform: " + portico.ErrorMessage(err))
 	}
-	if user == "" || password == "" {
-		return usageError("--user and --password are required")
+	if user == "" || (password == "") == (pin == "") {
+		return usageError("--user and one of --password and --pin are required")
+	}
+	if token, err = registrationToken(token); err != nil {
+		return err
+	}
+	if token != "" && count != 1 {
+		return usageError("a registration link registers one device: --token goes with --count 1")
 	}
 	if count < 1 || count > 100000 {
 		return usageError("--count is from 1 to 100000")
@@ -42,12 +61,17 @@ func (c *cli) device(ctx context.Context, g globals, args []string) error {
 	if every < 0 {
 		return usageError("--every cannot be negative")
 	}
+	client, err := trusting(ca)
+	if err != nil {
+		return err
+	}
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
 	devices := make([]*sim.Device, count)
 	for i := range devices {
 		d := sim.New(sim.Config{
-			Server: server, Platform: p, Username: user, Password: password,
+			Server: server, Platform: p, Username: user, Password: password, PIN: pin, Token: token,
+			Client:  client,
 			Details: sim.Profile(p, i, rng),
 		})
 		if err := d.Register(ctx); err != nil {
@@ -75,4 +99,37 @@ func (c *cli) device(ctx context.Context, g globals, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// trusting returns a client that trusts the certificates in the PEM file,
+// so that the simulator can speak to the self-signed HTTPS of a first run;
+// with no file it returns nil, the simulator's default client.
+func trusting(caFile string) (*http.Client, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, usageError(fmt.Sprintf("--ca %s has no PEM certificate", caFile))
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: transport, Timeout: 30 * time.Second}, nil
+}
+
+// registrationToken accepts the token of a registration link or the whole
+// link, as a person would copy it.
+func registrationToken(s string) (string, error) {
+	if !strings.Contains(s, "?") {
+		return s, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Query().Get("t") == "" {
+		return "", usageError(fmt.Sprintf("--token %q is neither a token nor a registration link with ?t=", s))
+	}
+	return u.Query().Get("t"), nil
 }

@@ -11,8 +11,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/portico-mdm/portico"
 )
@@ -137,10 +139,75 @@ func (c *cli) flags(name string) *flag.FlagSet {
 // env returns the environment variable for a flag: --tls-cert reads
 // PORTICO_TLS_CERT.
 func (c *cli) env(flagName, def string) string {
-	if v := c.getenv("PORTICO_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))); v != "" {
+	if v := c.getenv(envName(flagName)); v != "" {
 		return v
 	}
 	return def
+}
+
+func envName(flagName string) string {
+	return "PORTICO_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// envDefaults reads the defaults of typed flags from the environment. It
+// keeps the first value that does not parse, so that a command defines its
+// flags in one go and then reports the variable that is wrong.
+type envDefaults struct {
+	c   *cli
+	err error
+}
+
+func (d *envDefaults) parse(flagName, want string, parse func(string) error) {
+	v := d.c.env(flagName, "")
+	if v == "" {
+		return
+	}
+	if err := parse(v); err != nil && d.err == nil {
+		d.err = usageError(fmt.Sprintf("%s=%q is not %s", envName(flagName), v, want))
+	}
+}
+
+func (d *envDefaults) int(flagName string, def int) int {
+	d.parse(flagName, "a whole number", func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err == nil {
+			def = n
+		}
+		return err
+	})
+	return def
+}
+
+func (d *envDefaults) duration(flagName string, def time.Duration) time.Duration {
+	d.parse(flagName, "a duration such as 30s", func(v string) error {
+		t, err := time.ParseDuration(v)
+		if err == nil {
+			def = t
+		}
+		return err
+	})
+	return def
+}
+
+func (d *envDefaults) bool(flagName string) bool {
+	var b bool
+	d.parse(flagName, "true or false", func(v string) (err error) {
+		b, err = strconv.ParseBool(v)
+		return err
+	})
+	return b
+}
+
+// list reads a repeatable flag's values, separated by commas.
+func (d *envDefaults) list(flagName string) listFlag {
+	var l listFlag
+	for v := range strings.SplitSeq(d.c.env(flagName, ""), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			l.values = append(l.values, v)
+		}
+	}
+	l.fromEnv = len(l.values) > 0
+	return l
 }
 
 // parse parses flags that may come before or after positional arguments
@@ -159,8 +226,19 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// listFlag collects a repeatable flag such as --role.
-type listFlag []string
+// listFlag collects a repeatable flag such as --role. Values from the
+// environment are only a default: the command line replaces them.
+type listFlag struct {
+	values  []string
+	fromEnv bool
+}
 
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+func (l *listFlag) String() string { return strings.Join(l.values, ",") }
+
+func (l *listFlag) Set(v string) error {
+	if l.fromEnv {
+		l.values, l.fromEnv = nil, false
+	}
+	l.values = append(l.values, v)
+	return nil
+}

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/outbox"
 	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/selfsigned"
 	"github.com/portico-mdm/portico/internal/server"
@@ -68,11 +71,6 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 		return err
 	}
 	defer db.Close()
-	svc := service.New(service.Config{Store: db, Passwords: secret.Default, Log: log})
-	password, err := svc.EnsureAdmin(ctx, "admin", "admin@localhost")
-	if err != nil {
-		return fmt.Errorf("creating the first administrator: %w", err)
-	}
 
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
@@ -83,11 +81,20 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 	if err != nil {
 		return err
 	}
+	url := f.baseURL
+	if url == "" {
+		url = listenURL(ln.Addr(), tlsConfig != nil)
+	}
+	svc := service.New(service.Config{Store: db, Passwords: secret.Default, Log: log, BaseURL: url})
+	password, err := svc.EnsureAdmin(ctx, "admin", "admin@localhost")
+	if err != nil {
+		return fmt.Errorf("creating the first administrator: %w", err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := server.New(server.Config{
 		Service: svc, Sessions: db, Log: log, TrustedProxies: proxies,
-		TLS: tlsConfig != nil, MetricsToken: f.metricsToken, Registry: reg,
+		TLS: secure(tlsConfig, f.baseURL), MetricsToken: f.metricsToken, Registry: reg,
 	})
 	if err != nil {
 		return err
@@ -98,10 +105,6 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 		httpServer.TLSConfig = tlsConfig
 		ln = tls.NewListener(ln, tlsConfig)
 	}
-	url := f.baseURL
-	if url == "" {
-		url = listenURL(ln.Addr(), tlsConfig != nil)
-	}
 	if note != "" {
 		fmt.Fprintln(c.stdout, note)
 	}
@@ -109,12 +112,15 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 		fmt.Fprintf(c.stdout, "First administrator created. Sign in as \"admin\" with the password %s\n(shown once: change it after signing in).\n", password)
 	}
 	fmt.Fprintf(c.stdout, "Portico is running at %s\n", url)
+	if err := c.reportMissingGateways(ctx, db, log); err != nil {
+		return err
+	}
 	if c.ready != nil {
 		c.ready(url)
 	}
 
 	runCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
-	workers := runWorkers(runCtx, svc, log)
+	workers := runWorkers(runCtx, svc, outbox.New(outbox.Config{Store: db, Log: log}), log)
 	errc := make(chan error, 2)
 	go func() { errc <- httpServer.Serve(ln) }()
 	if f.metricsAddr != "" {
@@ -172,9 +178,10 @@ func listenAndServe(s *http.Server, addr string) error {
 
 // runWorkers starts the background work of one instance; it stops when ctx
 // ends, and the returned group says when all of it has.
-func runWorkers(ctx context.Context, svc *service.Service, log *slog.Logger) *sync.WaitGroup {
+func runWorkers(ctx context.Context, svc *service.Service, messages *outbox.Worker, log *slog.Logger) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	wg.Go(func() { svc.Run(ctx) })
+	wg.Go(func() { messages.Run(ctx) })
 	wg.Go(func() {
 		t := time.NewTicker(10 * time.Minute)
 		defer t.Stop()
@@ -221,6 +228,13 @@ func (c *cli) tlsConfig(g globals, f serveFlags, addr net.Addr) (*tls.Config, st
 		return nil, "", fmt.Errorf("loading the TLS certificate: %w", err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}, note, nil
+}
+
+// secure says whether browsers reach serve over HTTPS: when it terminates
+// TLS itself, or when a proxy in front does, which only the base URL tells.
+func secure(tlsConfig *tls.Config, baseURL string) bool {
+	u, err := url.Parse(baseURL)
+	return tlsConfig != nil || (err == nil && strings.EqualFold(u.Scheme, "https"))
 }
 
 func listenURL(a net.Addr, tls bool) string {

@@ -40,14 +40,18 @@ func (c *cli) userAdd(ctx context.Context, g globals, args []string) error {
 	fs := c.flags("user add")
 	g.define(fs, c)
 	var nu service.NewUser
-	var roles listFlag
 	var passwordStdin bool
-	fs.StringVar(&nu.Email, "email", "", "email address (required)")
-	fs.StringVar(&nu.Name, "name", "", "full name")
-	fs.StringVar(&nu.Phone, "phone", "", "phone number, for SMS invitations")
-	fs.BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input; otherwise one is generated and printed")
-	fs.Var(&roles, "role", "portal role to grant (repeat for more)")
-	fs.BoolVar(&nu.Admin, "admin", false, "make the user an administrator")
+	env := envDefaults{c: c}
+	roles := env.list("role")
+	fs.StringVar(&nu.Email, "email", c.env("email", ""), "email address, required (PORTICO_EMAIL)")
+	fs.StringVar(&nu.Name, "name", c.env("name", ""), "full name (PORTICO_NAME)")
+	fs.StringVar(&nu.Phone, "phone", c.env("phone", ""), "phone number, for SMS invitations (PORTICO_PHONE)")
+	fs.BoolVar(&passwordStdin, "password-stdin", env.bool("password-stdin"), "read the password from the first line of standard input; otherwise one is generated and printed (PORTICO_PASSWORD_STDIN)")
+	fs.Var(&roles, "role", "portal role to grant, repeat for more (PORTICO_ROLE, comma-separated)")
+	fs.BoolVar(&nu.Admin, "admin", env.bool("admin"), "make the user an administrator (PORTICO_ADMIN)")
+	if env.err != nil {
+		return env.err
+	}
 	names, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -56,7 +60,7 @@ func (c *cli) userAdd(ctx context.Context, g globals, args []string) error {
 		return usageError("give exactly one user name: portico user add NAME --email E")
 	}
 	nu.Username = names[0]
-	if nu.Roles, err = portico.ParseRoles(roles); err != nil {
+	if nu.Roles, err = portico.ParseRoles(roles.values); err != nil {
 		return err
 	}
 	if passwordStdin {
@@ -84,9 +88,10 @@ func (c *cli) userAdd(ctx context.Context, g globals, args []string) error {
 func (c *cli) userRoles(ctx context.Context, g globals, args []string) error {
 	fs := c.flags("user roles")
 	g.define(fs, c)
-	var grant, revoke listFlag
-	fs.Var(&grant, "grant", "portal role to grant (repeat for more)")
-	fs.Var(&revoke, "revoke", "portal role to revoke (repeat for more)")
+	env := envDefaults{c: c}
+	grant, revoke := env.list("grant"), env.list("revoke")
+	fs.Var(&grant, "grant", "portal role to grant, repeat for more (PORTICO_GRANT, comma-separated)")
+	fs.Var(&revoke, "revoke", "portal role to revoke, repeat for more (PORTICO_REVOKE, comma-separated)")
 	names, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -94,11 +99,11 @@ func (c *cli) userRoles(ctx context.Context, g globals, args []string) error {
 	if len(names) != 1 {
 		return usageError("give exactly one user name: portico user roles NAME --grant ROLE")
 	}
-	granted, err := portico.ParseRoles(grant)
+	granted, err := portico.ParseRoles(grant.values)
 	if err != nil {
 		return err
 	}
-	revoked, err := portico.ParseRoles(revoke)
+	revoked, err := portico.ParseRoles(revoke.values)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ package deviceapi
 import (
 	_ "embed"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -28,10 +29,14 @@ const maxBody = 80 << 10
 //go:embed openapi.yaml
 var openAPI []byte
 
-// RegisterRequest is what an agent sends to register its device.
+// RegisterRequest is what an agent sends to register its device: the
+// user's password or a registration PIN, and the token of the registration
+// link it was opened with, if any.
 type RegisterRequest struct {
 	Username string                `json:"username"`
-	Password string                `json:"password"`
+	Password string                `json:"password,omitempty"`
+	PIN      string                `json:"pin,omitempty"`
+	Token    string                `json:"token,omitempty"`
 	Platform portico.Platform      `json:"platform"`
 	Device   portico.DeviceDetails `json:"device"`
 }
@@ -103,11 +108,52 @@ func (a *API) authenticate(r *http.Request) (*portico.Device, error) {
 
 // Register adds the API's routes to the mux.
 func (a *API) Register(mux *web.Mux) {
-	mux.Handle("POST "+Prefix+"/register", web.Public, web.JSON(a.register))
-	mux.Handle("POST "+Prefix+"/checkin", web.Device, web.JSON(a.checkin))
-	mux.Handle("POST "+Prefix+"/commands/{id}/result", web.Device, web.JSON(a.result))
-	mux.Handle("GET "+Prefix+"/openapi.yaml", web.Public, http.HandlerFunc(serveOpenAPI))
+	routes := []struct {
+		pattern string
+		access  web.Access
+		h       http.Handler
+	}{
+		{"POST " + Prefix + "/register", web.Public, web.JSON(a.register)},
+		{"POST " + Prefix + "/checkin", web.Device, web.JSON(a.checkin)},
+		{"POST " + Prefix + "/commands/{id}/result", web.Device, web.JSON(a.result)},
+		{"GET " + Prefix + "/openapi.yaml", web.Public, http.HandlerFunc(serveOpenAPI)},
+	}
+	known := http.NewServeMux()
+	for _, rt := range routes {
+		mux.Handle(rt.pattern, rt.access, rt.h)
+		known.Handle(rt.pattern, http.NotFoundHandler())
+	}
+	mux.Handle(Prefix+"/", web.Public, unmatched(known))
 }
+
+// unmatched answers every request under Prefix that no route takes, so that
+// agents get the API's JSON errors instead of the mux's plain text. It asks
+// a mux of the same routes whether the path exists for another method.
+func unmatched(known *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, _ := known.Handler(r)
+		probe := &headerRecorder{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		if probe.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			web.WriteJSONError(w, http.StatusMethodNotAllowed, portico.EINVALID,
+				fmt.Sprintf("%s is not allowed here; this call takes %s.", r.Method, probe.header.Get("Allow")))
+			return
+		}
+		web.WriteJSONError(w, http.StatusNotFound, portico.ENOTFOUND, "There is no such call in the device API.")
+	})
+}
+
+// headerRecorder keeps the status and headers of a response and drops its
+// body.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header         { return h.header }
+func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headerRecorder) WriteHeader(status int)      { h.status = status }
 
 func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 	var req RegisterRequest
@@ -115,7 +161,8 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d, token, err := a.svc.RegisterDevice(r.Context(), service.Registration{
-		Username: req.Username, Password: req.Password, Platform: req.Platform, Details: req.Device,
+		Username: req.Username, Password: req.Password, PIN: req.PIN, Token: req.Token,
+		Platform: req.Platform, Details: req.Device,
 	})
 	if err != nil {
 		return err
@@ -124,11 +171,18 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) checkin(w http.ResponseWriter, r *http.Request) error {
-	var req CheckinRequest
+	// A pointer tells a missing device from one with empty details: the
+	// service stores what it is given, so a bare {} would erase them.
+	var req struct {
+		Device *portico.DeviceDetails `json:"device"`
+	}
 	if err := web.DecodeJSON(w, r, maxBody, &req); err != nil {
 		return err
 	}
-	cmds, err := a.svc.Checkin(r.Context(), req.Device)
+	if req.Device == nil {
+		return portico.Errorf(portico.EINVALID, "device is required: send the device's details.")
+	}
+	cmds, err := a.svc.Checkin(r.Context(), *req.Device)
 	if err != nil {
 		return err
 	}

@@ -153,7 +153,7 @@ func TestRefusals(t *testing.T) {
 		code, message           string
 	}{
 		{"register: not JSON", "/register", "", `{"username":`, 400, portico.EINVALID, "not valid JSON"},
-		{"register: unknown field", "/register", "", `{"username":"alice","password":"alice-password","platform":"ios","pin":"123456",` + details + `}`, 400, portico.EINVALID, `unknown field "pin"`},
+		{"register: unknown field", "/register", "", `{"username":"alice","password":"alice-password","platform":"ios","colour":"red",` + details + `}`, 400, portico.EINVALID, `unknown field "colour"`},
 		{"register: data after the JSON", "/register", "", `{"username":"alice"} {}`, 400, portico.EINVALID, "data after the JSON"},
 		{"register: too large", "/register", "", `{"username":"` + strings.Repeat("a", 100<<10) + `"}`, 400, portico.EINVALID, "larger than"},
 		{"register: wrong password", "/register", "", `{"username":"alice","password":"wrong","platform":"ios",` + details + `}`, 401, portico.EUNAUTHENTICATED, "The user name or password is wrong."},
@@ -163,6 +163,8 @@ func TestRefusals(t *testing.T) {
 		{"checkin: no token", "/checkin", "", `{` + details + `}`, 401, portico.EUNAUTHENTICATED, "device token is required"},
 		{"checkin: wrong token", "/checkin", "not-a-token", `{` + details + `}`, 401, portico.EUNAUTHENTICATED, "not valid"},
 		{"checkin: not JSON", "/checkin", alice.DeviceToken, `device`, 400, portico.EINVALID, "not valid JSON"},
+		{"checkin: no device", "/checkin", alice.DeviceToken, `{}`, 400, portico.EINVALID, "device is required: send the device's details"},
+		{"checkin: null device", "/checkin", alice.DeviceToken, `{"device":null}`, 400, portico.EINVALID, "device is required"},
 		{"checkin: unknown field", "/checkin", alice.DeviceToken, `{"device":{"colour":"red"}}`, 400, portico.EINVALID, `unknown field "colour"`},
 		{"checkin: bad OS version", "/checkin", alice.DeviceToken, `{"device":{"os_version":"seventeen"}}`, 400, portico.EINVALID, "dotted version number"},
 		{"result: no token", resultOf(answered), "", `{"status":"done"}`, 401, portico.EUNAUTHENTICATED, "device token is required"},
@@ -200,6 +202,44 @@ func TestRefusals(t *testing.T) {
 	if s := deviceapitest.Status(t, e, bobs); s != portico.CommandSent {
 		t.Errorf("bob's command is %s after the refused results, want sent", s)
 	}
+	if d, err := e.Service.Device(e.Op, alice.DeviceID); err != nil || d.Details.Name != "Work phone" || d.Details.OSVersion != "17.5.1" {
+		t.Errorf("after the refused check-ins alice's device is %+v (%v), want its details kept", d, err)
+	}
+}
+
+// TestMuxErrorsAreJSON covers what no handler answers: agents parse every
+// error under the prefix as the API's JSON, never the mux's plain text.
+func TestMuxErrorsAreJSON(t *testing.T) {
+	e := servertest.New(t)
+	tests := []struct {
+		name, method, path string
+		status             int
+		allow, code        string
+	}{
+		{"checkin with GET", "GET", "/checkin", 405, "POST", portico.EINVALID},
+		{"result with DELETE", "DELETE", "/commands/1/result", 405, "POST", portico.EINVALID},
+		{"the document with POST", "POST", "/openapi.yaml", 405, "GET, HEAD", portico.EINVALID},
+		{"an unknown call", "POST", "/enroll", 404, "", portico.ENOTFOUND},
+		{"an unknown nested path", "GET", "/commands/1", 404, "", portico.ENOTFOUND},
+		{"the prefix itself", "GET", "/", 404, "", portico.ENOTFOUND},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, b := call(t, e, tt.method, tt.path, "", "")
+			if res.StatusCode != tt.status || res.Header.Get("Allow") != tt.allow {
+				t.Errorf("status %d with Allow %q, want %d with %q", res.StatusCode, res.Header.Get("Allow"), tt.status, tt.allow)
+			}
+			if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q: %s", ct, b)
+			}
+			body := decode[struct {
+				Error struct{ Code, Message string }
+			}](t, b)
+			if body.Error.Code != tt.code || body.Error.Message == "" {
+				t.Errorf("error %+v, want code %q and a message", body.Error, tt.code)
+			}
+		})
+	}
 }
 
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
@@ -218,8 +258,11 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		if !strings.Contains(r.Pattern, deviceapi.Prefix+"/") {
 			continue
 		}
+		method, path, ok := strings.Cut(r.Pattern, " ")
+		if !ok {
+			continue // the catch-all that answers unknown calls
+		}
 		routes++
-		method, path, _ := strings.Cut(r.Pattern, " ")
 		path = strings.TrimPrefix(path, deviceapi.Prefix)
 		t.Run(r.Pattern, func(t *testing.T) {
 			i := strings.Index(doc, "\n  "+path+":\n")

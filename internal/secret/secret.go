@@ -103,3 +103,10 @@ func randomFrom(alphabet string, n int) string {
 	}
 	return string(b)
 }
+
+// PINDigits is the length of a registration PIN: with the five tries an
+// invitation allows, guessing one is a chance in twenty million.
+const PINDigits = 8
+
+// NewPIN returns a random registration PIN of PINDigits digits.
+func NewPIN() string { return randomFrom("0123456789", PINDigits) }

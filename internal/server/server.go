@@ -4,7 +4,6 @@
 package server
 
 import (
-	"context"
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
@@ -63,11 +62,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	idle, lifetime, err := cfg.Service.SessionPolicy(context.Background())
-	if err != nil {
-		return nil, err
-	}
-	sessions := web.NewSessions(cfg.Sessions, cfg.Service, renderer.ErrorPage, idle, lifetime, cfg.TLS)
+	sessions := web.NewSessions(cfg.Sessions, cfg.Service, cfg.Service, renderer.ErrorPage, cfg.TLS)
 	devices := deviceapi.New(cfg.Service)
 
 	guards := sessions.Guards()

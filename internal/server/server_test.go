@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/deviceapi/deviceapitest"
 	"github.com/portico-mdm/portico/internal/server/servertest"
 	"github.com/portico-mdm/portico/internal/web"
 )
@@ -20,14 +21,18 @@ var publicRoutes = []string{
 	"GET /static/",
 	"GET /login",
 	"POST /login",
+	"GET /go",
+	"POST /go",
 	"POST /api/device/v1/register",
+	"/api/device/v1/",
 	"GET /api/device/v1/openapi.yaml",
 }
 
 type fixture struct {
 	*servertest.Env
-	aliceDevice *portico.Device
-	bobToken    string
+	aliceDevice  *portico.Device
+	aliceCommand *portico.Command
+	bobToken     string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -38,15 +43,21 @@ func newFixture(t *testing.T) *fixture {
 	details := portico.DeviceDetails{Model: "iPhone 15", OSVersion: "17.4.1"}
 	f.aliceDevice, _ = e.RegisterDevice("alice", portico.PlatformIOS, details)
 	_, f.bobToken = e.RegisterDevice("bob", portico.PlatformIOS, details)
+	f.aliceCommand = deviceapitest.Queue(t, e, f.aliceDevice.ID, portico.CommandLock)
 	return f
 }
 
 // path turns a route pattern into a path that reaches it, naming alice's
-// device wherever the pattern has an id.
-func (f *fixture) path(pattern string) (method, path string) {
+// device wherever the pattern has an id, or alice's command on the device
+// API, where ids name commands.
+func (f *fixture) path(pattern string, access web.Access) (method, path string) {
 	method, path, _ = strings.Cut(pattern, " ")
 	path = strings.ReplaceAll(path, "{$}", "")
-	path = strings.ReplaceAll(path, "{id}", strconv.FormatInt(f.aliceDevice.ID, 10))
+	id := f.aliceDevice.ID
+	if access == web.Device {
+		id = f.aliceCommand.ID
+	}
+	path = strings.ReplaceAll(path, "{id}", strconv.FormatInt(id, 10))
 	if strings.HasSuffix(path, "/") && path != "/" && !strings.HasSuffix(pattern, "{$}") {
 		path += "x"
 	}
@@ -55,7 +66,12 @@ func (f *fixture) path(pattern string) (method, path string) {
 
 func do(t *testing.T, c *http.Client, method, u string, header http.Header) *http.Response {
 	t.Helper()
-	req, err := http.NewRequest(method, u, strings.NewReader("{}"))
+	return send(t, c, method, u, header, "{}")
+}
+
+func send(t *testing.T, c *http.Client, method, u string, header http.Header, body string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +111,7 @@ func TestEveryRouteRefusesWithoutCredentials(t *testing.T) {
 		if r.Access == web.Public || r.Access == web.Visitor {
 			continue
 		}
-		method, path := f.path(r.Pattern)
+		method, path := f.path(r.Pattern, r.Access)
 		t.Run(r.Pattern, func(t *testing.T) {
 			res := do(t, anonymous, method, f.URL+path, nil)
 			if !refused(res) {
@@ -119,9 +135,11 @@ func TestEveryRouteRefusesWithoutCredentials(t *testing.T) {
 					t.Errorf("with a wrong device token: status %d, want 401", res.StatusCode)
 				}
 				if strings.Contains(r.Pattern, "{id}") {
+					// A valid body, so that only the id can be the reason
+					// for refusing bob's device.
 					bobs := http.Header{"Authorization": {"Bearer " + f.bobToken}, "Content-Type": {"application/json"}}
-					if res := do(t, anonymous, method, f.URL+path, bobs); res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusBadRequest {
-						t.Errorf("with bob's device token on another id: status %d, want 404 or 400", res.StatusCode)
+					if res := send(t, anonymous, method, f.URL+path, bobs, `{"status":"done"}`); res.StatusCode != http.StatusNotFound {
+						t.Errorf("with bob's device token on alice's command: status %d, want 404", res.StatusCode)
 					}
 				}
 			case web.Operator:

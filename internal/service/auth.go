@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -46,34 +47,29 @@ func (s *Service) checkPassword(ctx context.Context, username, password string) 
 		return nil, err
 	}
 	limit := settings.Int("login.max_failures")
-	window := settings.Duration("login.lockout")
 	userKey := "user:" + strings.ToLower(strings.TrimSpace(username))
-	addrKey := "addr:" + portico.ActorFromContext(ctx).Source
-	if err := s.throttle(ctx, userKey, limit, window); err != nil {
+	a, err := s.beginAttempt(ctx, settings.Duration("login.lockout"),
+		attemptLimit{userKey, limit}, attemptLimit{"addr:" + portico.ActorFromContext(ctx).Source, limit * addressFailureFactor})
+	if err != nil {
 		return nil, err
 	}
-	if err := s.throttle(ctx, addrKey, limit*addressFailureFactor, window); err != nil {
-		return nil, err
-	}
-
 	u, err := s.verify(ctx, username, password)
-	if err == nil {
-		return u, s.store.ClearLoginFailures(ctx, userKey)
+	if err != nil {
+		return nil, a.failed(ctx, err)
 	}
-	if portico.ErrorCode(err) != portico.EUNAUTHENTICATED {
+	if err := s.store.ClearLoginFailures(ctx, userKey); err != nil {
 		return nil, err
 	}
-	now := s.clock.Now()
-	for _, key := range []string{userKey, addrKey} {
-		if rerr := s.store.RecordLoginFailure(ctx, key, now); rerr != nil {
-			return nil, rerr
-		}
-	}
-	return nil, err
+	return u, a.succeeded(ctx)
 }
 
 func (s *Service) verify(ctx context.Context, username, password string) (*portico.User, error) {
-	u, err := s.store.UserByUsername(ctx, strings.TrimSpace(username))
+	username = strings.TrimSpace(username)
+	if !portico.ValidUsername(username) { // cannot exist: no look-up, but as slow
+		secret.CheckPassword(s.dummyHash, password)
+		return nil, errWrongCredentials
+	}
+	u, err := s.store.UserByUsername(ctx, username)
 	if portico.ErrorCode(err) == portico.ENOTFOUND {
 		secret.CheckPassword(s.dummyHash, password)
 		return nil, errWrongCredentials
@@ -92,19 +88,78 @@ func (s *Service) verify(ctx context.Context, username, password string) (*porti
 	return u, nil
 }
 
-// throttle refuses an attempt while the key is locked out, or while it must
-// still wait after its last failure.
-func (s *Service) throttle(ctx context.Context, key string, limit int, window time.Duration) error {
+// attemptLimit is how many failures a key may have within the lock-out
+// window.
+type attemptLimit struct {
+	key string
+	max int
+}
+
+// attempt is one try of a secret. It is recorded as a failure before the
+// secret is checked, so that tries made at the same moment, on one
+// instance or several, each see the others: however many arrive at once,
+// no more than the limit are checked.
+type attempt struct {
+	s   *Service
+	ids []int64
+}
+
+// beginAttempt records the attempt under every key, then refuses it while
+// a key is locked out or must still wait after its last failure; a refused
+// attempt is forgotten again, since its secret was never tried.
+func (s *Service) beginAttempt(ctx context.Context, window time.Duration, limits ...attemptLimit) (*attempt, error) {
 	now := s.clock.Now()
-	n, last, err := s.store.LoginFailuresSince(ctx, key, now.Add(-window))
-	if err != nil {
+	a := &attempt{s: s}
+	for _, l := range limits {
+		id, err := s.store.RecordLoginFailure(ctx, l.key, now)
+		if err != nil {
+			return nil, errors.Join(err, a.succeeded(ctx))
+		}
+		a.ids = append(a.ids, id)
+		n, last, err := s.store.LoginFailuresBefore(ctx, l.key, now.Add(-window), id)
+		if err == nil {
+			err = throttled(n, last, l.max, window, now)
+		}
+		if err != nil {
+			return nil, errors.Join(err, a.succeeded(ctx))
+		}
+	}
+	return a, nil
+}
+
+// succeeded forgets the attempt: only failures count.
+func (a *attempt) succeeded(ctx context.Context) error {
+	var errs []error
+	for _, id := range a.ids {
+		errs = append(errs, a.s.store.DeleteLoginFailure(ctx, id))
+	}
+	return errors.Join(errs...)
+}
+
+// failed keeps the attempt counted as a failure, unless the check failed
+// for a reason of the server's own, and returns the check's error.
+func (a *attempt) failed(ctx context.Context, err error) error {
+	if portico.ErrorCode(err) == portico.EUNAUTHENTICATED {
 		return err
 	}
+	return errors.Join(err, a.succeeded(ctx))
+}
+
+// maxBackoff caps the wait between failures; the lock-out is what stops a
+// patient guesser.
+const maxBackoff = time.Minute
+
+// throttled refuses an attempt that n earlier failures within the window
+// (the latest at last) lock out, or that comes too soon after the last.
+func throttled(n int, last time.Time, limit int, window time.Duration, now time.Time) error {
 	if n >= limit {
 		return portico.Errorf(portico.ETHROTTLED, "Too many failed sign-ins. Try again in %s.", humanWait(last.Add(window).Sub(now)))
 	}
 	if n >= freeFailures {
-		wait := time.Duration(math.Pow(2, float64(n-freeFailures))) * time.Second
+		wait := maxBackoff
+		if shift := n - freeFailures; shift < 6 {
+			wait = min(time.Duration(1<<shift)*time.Second, maxBackoff)
+		}
 		if until := last.Add(wait); now.Before(until) {
 			return portico.Errorf(portico.ETHROTTLED, "Too many failed sign-ins. Wait %s before trying again.", humanWait(until.Sub(now)))
 		}

@@ -3,19 +3,32 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/store"
 )
 
-// MyDevices lists the signed-in user's devices.
+// MyDevices lists the signed-in user's devices. A pending device whose
+// registration can no longer complete is left out, even before
+// housekeeping removes it.
 func (s *Service) MyDevices(ctx context.Context) ([]*portico.Device, error) {
 	u, err := signedInUser(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return s.store.ListDevices(ctx, store.DeviceFilter{UserID: u.ID})
+	devices, err := s.store.ListDevices(ctx, store.DeviceFilter{UserID: u.ID})
+	if err != nil || !slices.ContainsFunc(devices, func(d *portico.Device) bool { return d.Status == portico.StatusPending }) {
+		return devices, err
+	}
+	open, err := s.MyInvitations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(devices, func(d *portico.Device) bool {
+		return d.Status == portico.StatusPending && !slices.ContainsFunc(open, func(i *portico.Invitation) bool { return i.DeviceID == d.ID })
+	}), nil
 }
 
 // Device returns a device to its owner or to an admin. Anyone else is told
@@ -40,17 +53,23 @@ func (s *Service) AllDevices(ctx context.Context, f store.DeviceFilter) ([]*port
 	return s.store.ListDevices(ctx, f)
 }
 
-// Registration is what a device agent sends to register (SPEC AGENT-1).
+// Registration is what a device agent sends to register (SPEC AGENT-1):
+// the user's password, or the PIN of a registration, and optionally the
+// token of the registration link it was opened with.
 type Registration struct {
 	Username string
 	Password string
+	PIN      string
+	Token    string
 	Platform portico.Platform
 	Details  portico.DeviceDetails
 }
 
 // RegisterDevice checks the user's credentials, with the same throttling as
-// the portal's sign-in, and creates an active device with its own token. The
-// token is returned once; only its hash is kept.
+// the portal's sign-in, and makes the device active with its own token. A
+// registration the user started in the portal is completed: its pending
+// device becomes this one (SPEC REG-6). The token is returned once; only
+// its hash is kept.
 func (s *Service) RegisterDevice(ctx context.Context, r Registration) (*portico.Device, string, error) {
 	action := portico.AuditEntry{Action: "device.register", Target: r.Username}
 	platform, err := portico.ParsePlatform(string(r.Platform))
@@ -60,18 +79,27 @@ func (s *Service) RegisterDevice(ctx context.Context, r Registration) (*portico.
 	if err := r.Details.Validate(); err != nil {
 		return nil, "", err
 	}
-	u, err := s.checkPassword(ctx, r.Username, r.Password)
+	u, inv, err := s.authenticateRegistration(ctx, r.Username, r.Password, r.PIN, r.Token)
 	if err != nil {
 		s.auditRefusal(ctx, action, err)
 		return nil, "", err
 	}
 	ctx = portico.NewContextWithActor(ctx, portico.Actor{User: u, Source: portico.ActorFromContext(ctx).Source})
+	if inv == nil && r.Password != "" {
+		if inv, err = s.pendingFor(ctx, u, platform); err != nil {
+			return nil, "", err
+		}
+	}
+	v, err := s.store.SettingValues(ctx)
+	if err != nil {
+		return nil, "", err
+	}
 	now := s.clock.Now()
 	d := &portico.Device{
 		UserID:       u.ID,
 		Platform:     platform,
 		Status:       portico.StatusActive,
-		Ownership:    portico.OwnershipEmployee,
+		Ownership:    portico.Ownership(v.Get("registration.default_ownership")),
 		Details:      r.Details,
 		CreatedAt:    now,
 		RegisteredAt: now,
@@ -79,7 +107,7 @@ func (s *Service) RegisterDevice(ctx context.Context, r Registration) (*portico.
 	}
 	token, hash := secret.NewToken()
 	err = s.store.InTx(ctx, func(st store.Store) error {
-		if err := st.CreateDevice(ctx, d, hash); err != nil {
+		if err := s.completeRegistration(ctx, st, inv, d, hash); err != nil {
 			return err
 		}
 		action.DeviceID = d.ID
@@ -90,6 +118,31 @@ func (s *Service) RegisterDevice(ctx context.Context, r Registration) (*portico.
 		return nil, "", err
 	}
 	return d, token, nil
+}
+
+// completeRegistration stores d as an active device: as the pending device
+// of inv when there is one, which closes inv, else as a new device.
+func (s *Service) completeRegistration(ctx context.Context, st store.Store, inv *portico.Invitation, d *portico.Device, hash []byte) error {
+	if inv == nil {
+		return st.CreateDevice(ctx, d, hash)
+	}
+	// Closing first makes a second device racing for the same invitation
+	// fail here, before it touches the pending device.
+	if err := st.CloseInvitation(ctx, inv.ID, portico.InvitationUsed, d.RegisteredAt); err != nil {
+		if portico.ErrorCode(err) == portico.ECONFLICT {
+			return portico.Errorf(portico.ECONFLICT, "This registration was completed by another device a moment ago.")
+		}
+		return err
+	}
+	if inv.DeviceID == 0 {
+		return st.CreateDevice(ctx, d, hash)
+	}
+	pending, err := st.DeviceByID(ctx, inv.DeviceID)
+	if err != nil {
+		return err
+	}
+	d.ID, d.CreatedAt, d.Ownership = pending.ID, pending.CreatedAt, pending.Ownership
+	return st.ActivateDevice(ctx, d, hash)
 }
 
 // AuthenticateDevice returns the device whose token this is. A wiped or

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +25,9 @@ type Config struct {
 	Log       *slog.Logger
 	// CheckinFlush is how often the batched last check-in times are written.
 	CheckinFlush time.Duration
+	// BaseURL is where people and devices reach Portico, ending in "/": the
+	// registration links in invitations start with it.
+	BaseURL string
 }
 
 // Service is Portico's business logic.
@@ -32,6 +36,7 @@ type Service struct {
 	clock     portico.Clock
 	passwords secret.Params
 	log       *slog.Logger
+	baseURL   string
 	seen      *checkinBatch
 	// dummyHash keeps a failed look-up as slow as a wrong password, so the
 	// time a login takes does not tell whether the user exists.
@@ -55,6 +60,7 @@ func New(cfg Config) *Service {
 		clock:     cfg.Clock,
 		passwords: cfg.Passwords,
 		log:       cfg.Log,
+		baseURL:   strings.TrimSuffix(cfg.BaseURL, "/") + "/",
 		seen:      &checkinBatch{every: cfg.CheckinFlush, pending: map[int64]time.Time{}},
 		dummyHash: cfg.Passwords.HashPassword("portico-dummy-password"),
 	}
@@ -77,11 +83,21 @@ func (s *Service) audit(ctx context.Context, st store.Store, e portico.AuditEntr
 }
 
 // auditRefusal records a refused attempt. A refusal's own audit failing must
-// not hide the refusal, so its error is only logged.
+// not hide the refusal, so its error is only logged. Throttled attempts are
+// not recorded one by one: they cost the server nothing else, and a flood of
+// them must not flood the log; the failures that led to the lock-out are
+// recorded.
 func (s *Service) auditRefusal(ctx context.Context, e portico.AuditEntry, cause error) {
+	if portico.ErrorCode(cause) == portico.ETHROTTLED {
+		return
+	}
 	if e.Result == "" {
 		e.Result = portico.ResultDenied
 	}
+	if len(e.Target) > maxAuditTarget {
+		e.Target = e.Target[:maxAuditTarget] + "…"
+	}
+	e.Target = strings.ToValidUTF8(e.Target, "?")
 	e.Detail = portico.ErrorMessage(cause)
 	if err := s.audit(ctx, s.store, e); err != nil {
 		s.log.ErrorContext(ctx, "audit refusal", "action", e.Action, "err", err)
@@ -106,6 +122,10 @@ func requireAdmin(ctx context.Context) error {
 	}
 	return portico.Errorf(portico.EFORBIDDEN, "Only administrators may do this.")
 }
+
+// maxAuditTarget bounds what a refused caller can make the audit log keep
+// of what it typed (a user name, say).
+const maxAuditTarget = 100
 
 // checkinBatch collects last check-in times so that a check-in costs a
 // read, not a write; the times are rebuilt by the next check-in if lost.
@@ -151,13 +171,15 @@ func (s *Service) Run(ctx context.Context) {
 // older than it count for nothing.
 const maxLockout = 24 * time.Hour
 
-// Housekeep forgets what no longer matters: expired browser sessions and
-// failed sign-ins older than any lock-out.
+// Housekeep forgets what no longer matters: expired browser sessions,
+// failed sign-ins older than any lock-out, and registrations whose time ran
+// out.
 func (s *Service) Housekeep(ctx context.Context) error {
 	now := s.clock.Now()
 	return errors.Join(
 		s.store.DeleteExpiredSessions(ctx, now),
 		s.store.DeleteLoginFailuresBefore(ctx, now.Add(-maxLockout)),
+		s.expireRegistrations(ctx),
 	)
 }
 

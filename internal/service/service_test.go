@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -405,5 +406,59 @@ func TestCommandResultIsAudited(t *testing.T) {
 	entries, _ := e.svc.AuditLog(e.op, store.AuditFilter{DeviceID: d.ID})
 	if len(entries) < 2 {
 		t.Errorf("want the registration and the result audited, got %d entries", len(entries))
+	}
+}
+
+// TestParallelGuessesAreBounded sends many wrong passwords at once: however
+// many arrive together, no more than the limit are checked.
+func TestParallelGuessesAreBounded(t *testing.T) {
+	e := newEnv(t)
+	e.addUser(t, "alice", false)
+	const guesses = 40
+	var wg sync.WaitGroup
+	codes := make([]string, guesses)
+	for i := range guesses {
+		wg.Go(func() {
+			_, err := e.svc.Login(from("192.0.2.200"), "alice", "wrong-password")
+			codes[i] = portico.ErrorCode(err)
+		})
+	}
+	wg.Wait()
+	checked := 0
+	for _, c := range codes {
+		if c == portico.EUNAUTHENTICATED {
+			checked++
+		} else if c != portico.ETHROTTLED {
+			t.Errorf("a guess got %q", c)
+		}
+	}
+	if checked == 0 || checked > 5 {
+		t.Errorf("%d of %d parallel guesses were checked; want between 1 and the limit of 5", checked, guesses)
+	}
+	entries, _ := e.svc.AuditLog(e.op, store.AuditFilter{Actor: "anonymous"})
+	if len(entries) != checked {
+		t.Errorf("%d audit entries for %d checked guesses: throttled ones must not be logged one by one", len(entries), checked)
+	}
+}
+
+func TestBackoffIsCappedAndRefusalsAreBounded(t *testing.T) {
+	e := newEnv(t)
+	e.addUser(t, "alice", false)
+	if err := e.svc.SetSettings(e.op, map[string]string{"login.max_failures": "100"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 60 {
+		e.svc.Login(from("192.0.2.201"), "alice", "wrong-password")
+		e.clock.Advance(2 * time.Minute)
+	}
+	_, err := e.svc.Login(from("192.0.2.201"), "alice", "alice-password")
+	if err != nil {
+		t.Errorf("after waiting longer than the longest back-off the right password is refused: %v", err)
+	}
+	long := strings.Repeat("x", 5000)
+	e.svc.Login(from("192.0.2.202"), long, "whatever")
+	entries, _ := e.svc.AuditLog(e.op, store.AuditFilter{Limit: 1})
+	if len(entries) != 1 || len(entries[0].Target) > 110 {
+		t.Errorf("a 5000-character user name is kept whole in the audit log")
 	}
 }

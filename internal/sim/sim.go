@@ -29,7 +29,12 @@ type Config struct {
 	Platform portico.Platform
 	Username string
 	Password string
-	Details  portico.DeviceDetails
+	// PIN is a registration PIN, given instead of the password.
+	PIN string
+	// Token is the token of the registration link the device was opened
+	// with, naming the registration it completes.
+	Token   string
+	Details portico.DeviceDetails
 	// DeviceToken is the token of a device registered earlier, such as one
 	// seeded for a load test; such a device checks in without registering.
 	DeviceToken string
@@ -90,7 +95,7 @@ func (d *Device) ID() int64 { return d.id }
 func (d *Device) Register(ctx context.Context) error {
 	var res deviceapi.RegisterResponse
 	err := d.post(ctx, "/register", http.StatusCreated, deviceapi.RegisterRequest{
-		Username: d.cfg.Username, Password: d.cfg.Password,
+		Username: d.cfg.Username, Password: d.cfg.Password, PIN: d.cfg.PIN, Token: d.cfg.Token,
 		Platform: d.cfg.Platform, Device: d.cfg.Details,
 	}, &res)
 	if err != nil {

@@ -19,10 +19,12 @@ type Store interface {
 	Users
 	Sessions
 	Devices
+	Invitations
 	Commands
 	Audit
 	Settings
 	LoginFailures
+	Outbox
 
 	// InTx runs fn with a Store whose writes all commit when fn returns nil
 	// and none do when it returns an error: an action and its audit entry are
@@ -64,7 +66,8 @@ type DeviceFilter struct {
 
 // Devices holds devices and their credentials.
 type Devices interface {
-	// CreateDevice stores d with the SHA-256 of its token and sets its ID.
+	// CreateDevice stores d with the SHA-256 of its token and sets its ID; a
+	// pending device has no token yet (nil).
 	CreateDevice(ctx context.Context, d *portico.Device, tokenHash []byte) error
 	// SeedDevices stores many devices at once (load tests, imports).
 	SeedDevices(ctx context.Context, devices []*portico.Device, tokenHashes [][]byte) error
@@ -77,6 +80,41 @@ type Devices interface {
 	// TouchDevices sets the last check-in of many devices at once; the
 	// service batches these frequent, rebuildable writes.
 	TouchDevices(ctx context.Context, seen map[int64]time.Time) error
+	// ActivateDevice completes the registration of a pending device: its
+	// platform and details as the device reports them, active since the
+	// time, with a credential of the token's hash. ECONFLICT if the device
+	// is not pending.
+	ActivateDevice(ctx context.Context, d *portico.Device, tokenHash []byte) error
+	// DeletePendingDevice removes a device whose registration never
+	// completed; ECONFLICT if it is not pending.
+	DeletePendingDevice(ctx context.Context, id int64) error
+}
+
+// Invitations holds registrations in progress (SPEC REG-1..REG-6). Every
+// change of status is conditional on the invitation being pending, so two
+// devices racing for one invitation cannot both win: the loser gets
+// ECONFLICT.
+type Invitations interface {
+	// CreateInvitation stores inv with the hash of its link's token and the
+	// argon2id hash of its PIN ("" for none), and sets its ID.
+	CreateInvitation(ctx context.Context, inv *portico.Invitation, tokenHash []byte, pinHash string) error
+	InvitationByID(ctx context.Context, id int64) (*portico.Invitation, error)
+	InvitationByTokenHash(ctx context.Context, h []byte) (*portico.Invitation, error)
+	// PendingInvitations lists the user's pending invitations, oldest first,
+	// expired by time or not.
+	PendingInvitations(ctx context.Context, userID int64) ([]*portico.Invitation, error)
+	// InvitationPINHash returns the argon2id hash of the invitation's PIN.
+	InvitationPINHash(ctx context.Context, id int64) (string, error)
+	// RecordPINFailure counts a wrong PIN and returns the attempts so far.
+	RecordPINFailure(ctx context.Context, id int64) (int, error)
+	// RenewInvitation gives a pending invitation a new token, PIN and
+	// lifetime, and forgets its wrong PINs: the old link stops working.
+	RenewInvitation(ctx context.Context, inv *portico.Invitation, tokenHash []byte, pinHash string) error
+	// CloseInvitation moves a pending invitation to status (used, cancelled
+	// or expired) at the time.
+	CloseInvitation(ctx context.Context, id int64, status portico.InvitationStatus, at time.Time) error
+	// ExpiredInvitations lists pending invitations whose time ran out.
+	ExpiredInvitations(ctx context.Context, now time.Time) ([]*portico.Invitation, error)
 }
 
 // Commands holds the actions queued for devices and their outcomes.
@@ -114,13 +152,52 @@ type Settings interface {
 
 // LoginFailures counts failed sign-ins per key (a user name or a source
 // address) so that throttling survives restarts and is shared by every
-// instance.
+// instance. An attempt is recorded before its secret is checked, so that
+// attempts made at the same moment count against each other.
 type LoginFailures interface {
-	RecordLoginFailure(ctx context.Context, key string, at time.Time) error
-	// LoginFailuresSince returns how many failures the key had since the
-	// time, and when the latest was.
-	LoginFailuresSince(ctx context.Context, key string, since time.Time) (int, time.Time, error)
+	// RecordLoginFailure records an attempt as failed until told otherwise,
+	// and returns its id; ids grow in the order attempts were recorded.
+	RecordLoginFailure(ctx context.Context, key string, at time.Time) (int64, error)
+	// LoginFailuresBefore returns how many failures the key had since the
+	// time that were recorded before the attempt id, and when the latest was.
+	LoginFailuresBefore(ctx context.Context, key string, since time.Time, id int64) (int, time.Time, error)
+	// DeleteLoginFailure forgets one attempt: it succeeded, or was refused
+	// before its secret was checked.
+	DeleteLoginFailure(ctx context.Context, id int64) error
 	ClearLoginFailures(ctx context.Context, key string) error
 	// DeleteLoginFailuresBefore forgets failures too old to count for any key.
 	DeleteLoginFailuresBefore(ctx context.Context, before time.Time) error
+}
+
+// MessageFilter narrows ListMessages; the zero value lists the newest
+// messages of every status and channel.
+type MessageFilter struct {
+	Status  portico.MessageStatus
+	Channel portico.Channel
+	Limit   int
+}
+
+// Outbox holds mail and SMS on their way out (SPEC OPS-2). A message is
+// written in the transaction of the action that causes it and delivered by
+// the workers of internal/outbox, which claim it for a lease so that one
+// worker at a time tries it, on any number of instances.
+type Outbox interface {
+	// EnqueueMessage checks m, stores it pending and due at once (at its
+	// CreatedAt), and sets its ID and Status.
+	EnqueueMessage(ctx context.Context, m *portico.Message) error
+	// ClaimMessages takes up to limit pending messages of the channels that
+	// are due at now, oldest due first, and counts a try of each: they are
+	// due again at now+lease, so a worker that dies lets another try them.
+	ClaimMessages(ctx context.Context, channels []portico.Channel, now time.Time, lease time.Duration, limit int) ([]*portico.Message, error)
+	// MarkMessageSent, RetryMessage and FailMessage record the outcome of
+	// the try m was claimed for. They refuse with ECONFLICT when the lease
+	// ran out and the message was claimed again (or finished) since.
+	MarkMessageSent(ctx context.Context, m *portico.Message, at time.Time) error
+	// RetryMessage keeps m pending, due again at next.
+	RetryMessage(ctx context.Context, m *portico.Message, lastError string, next time.Time) error
+	// FailMessage gives up on m after its last try.
+	FailMessage(ctx context.Context, m *portico.Message, lastError string) error
+	// ListMessages lists messages newest first.
+	ListMessages(ctx context.Context, f MessageFilter) ([]*portico.Message, error)
+	MessageByID(ctx context.Context, id int64) (*portico.Message, error)
 }

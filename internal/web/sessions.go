@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -23,13 +24,26 @@ type UserLoader interface {
 // ErrorPage shows an error to a person in a browser.
 type ErrorPage func(w http.ResponseWriter, r *http.Request, err error)
 
+// SessionPolicy says how long sessions last, as the settings say now.
+type SessionPolicy interface {
+	SessionPolicy(ctx context.Context) (idle, lifetime time.Duration, err error)
+}
+
 // Sessions are browser sessions kept in the database, so that every instance
 // behind a load balancer knows them and a restart keeps them.
 type Sessions struct {
-	manager *scs.SessionManager
-	users   UserLoader
-	page    ErrorPage
-	csrf    *http.CrossOriginProtection
+	store  sessionStore
+	users  UserLoader
+	policy SessionPolicy
+	page   ErrorPage
+	csrf   *http.CrossOriginProtection
+	secure bool
+
+	mu sync.Mutex
+	// managers has one session manager per policy in force since start-up,
+	// so that a changed setting applies to the next request, on every
+	// instance, without a restart.
+	managers map[[2]time.Duration]*scs.SessionManager
 }
 
 const (
@@ -38,44 +52,81 @@ const (
 )
 
 // NewSessions returns browser sessions stored in st. Cookies are HttpOnly
-// and SameSite=Lax, and Secure when served over TLS.
-func NewSessions(st store.Sessions, users UserLoader, page ErrorPage, idle, lifetime time.Duration, secure bool) *Sessions {
+// and SameSite=Lax, and Secure when the site is served over TLS.
+func NewSessions(st store.Sessions, users UserLoader, policy SessionPolicy, page ErrorPage, secure bool) *Sessions {
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		page(w, r, portico.Errorf(portico.EFORBIDDEN, "This request came from another site and was refused. Go back to the portal and try again."))
+	}))
+	return &Sessions{
+		store: sessionStore{st}, users: users, policy: policy, page: page, csrf: csrf, secure: secure,
+		managers: map[[2]time.Duration]*scs.SessionManager{},
+	}
+}
+
+func (s *Sessions) managerFor(idle, lifetime time.Duration) *scs.SessionManager {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := [2]time.Duration{idle, lifetime}
+	if m, ok := s.managers[key]; ok {
+		return m
+	}
 	m := scs.New()
-	m.Store = sessionStore{st}
+	m.Store = s.store
 	m.IdleTimeout = idle
 	m.Lifetime = lifetime
 	m.Cookie.Name = "portico_session"
 	m.Cookie.HttpOnly = true
 	m.Cookie.SameSite = http.SameSiteLaxMode
-	m.Cookie.Secure = secure
+	m.Cookie.Secure = s.secure
 	m.Cookie.Path = "/"
-	m.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) { page(w, r, err) }
-	csrf := http.NewCrossOriginProtection()
-	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		page(w, r, portico.Errorf(portico.EFORBIDDEN, "This request came from another site and was refused. Go back to the portal and try again."))
-	}))
-	return &Sessions{manager: m, users: users, page: page, csrf: csrf}
+	m.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) { s.page(w, r, err) }
+	s.managers[key] = m
+	return m
+}
+
+type managerKey struct{}
+
+// load loads the request's session with the manager of the policy in
+// force, which the handlers then find in the context.
+func (s *Sessions) load(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		idle, lifetime, err := s.policy.SessionPolicy(r.Context())
+		if err != nil {
+			s.page(w, r, err)
+			return
+		}
+		m := s.managerFor(idle, lifetime)
+		m.LoadAndSave(next).ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), managerKey{}, m)))
+	})
+}
+
+// manager is the session manager that loaded the request's session.
+func manager(ctx context.Context) *scs.SessionManager {
+	return ctx.Value(managerKey{}).(*scs.SessionManager)
 }
 
 // SignIn binds the session to the user under a new token, so a token known
 // before sign-in is worthless after it.
 func (s *Sessions) SignIn(ctx context.Context, u *portico.User) error {
-	if err := s.manager.RenewToken(ctx); err != nil {
+	if err := manager(ctx).RenewToken(ctx); err != nil {
 		return err
 	}
-	s.manager.Put(ctx, sessionUserKey, u.ID)
+	manager(ctx).Put(ctx, sessionUserKey, u.ID)
 	return nil
 }
 
 // SignOut ends the session.
-func (s *Sessions) SignOut(ctx context.Context) error { return s.manager.Destroy(ctx) }
+func (s *Sessions) SignOut(ctx context.Context) error { return manager(ctx).Destroy(ctx) }
 
 // Flash keeps a message for the next page the user sees.
-func (s *Sessions) Flash(ctx context.Context, msg string) { s.manager.Put(ctx, sessionFlashKey, msg) }
+func (s *Sessions) Flash(ctx context.Context, msg string) {
+	manager(ctx).Put(ctx, sessionFlashKey, msg)
+}
 
 // PopFlash returns the kept message once.
 func (s *Sessions) PopFlash(ctx context.Context) string {
-	return s.manager.PopString(ctx, sessionFlashKey)
+	return manager(ctx).PopString(ctx, sessionFlashKey)
 }
 
 // Guards returns the guards for browser routes: Visitor, SignedIn, Admin.
@@ -87,7 +138,7 @@ func (s *Sessions) Guards() map[Access]Guard {
 			if check != nil {
 				inner = s.requireUser(next, check)
 			}
-			return s.csrf.Handler(s.manager.LoadAndSave(inner))
+			return s.csrf.Handler(s.load(inner))
 		}
 	}
 	return map[Access]Guard{
@@ -107,7 +158,7 @@ func (s *Sessions) Guards() map[Access]Guard {
 func (s *Sessions) requireUser(next http.Handler, check func(*portico.User) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		id := s.manager.GetInt64(ctx, sessionUserKey)
+		id := manager(ctx).GetInt64(ctx, sessionUserKey)
 		var u *portico.User
 		var err error = portico.Errorf(portico.EUNAUTHENTICATED, "Please sign in.")
 		if id != 0 {

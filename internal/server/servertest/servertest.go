@@ -61,8 +61,13 @@ func New(t *testing.T) *Env {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The server's address must be known before the service, whose
+	// registration links start with it.
+	ts := httptest.NewUnstartedServer(nil)
+	t.Cleanup(ts.Close)
+	base := "http://" + ts.Listener.Addr().String() + "/"
 	clock := &Clock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Clock: clock})
+	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Clock: clock, BaseURL: base})
 	srv, err := server.New(server.Config{
 		Service: svc, Sessions: db, Registry: prometheus.NewRegistry(),
 		MetricsToken: MetricsToken, Clock: clock,
@@ -70,8 +75,8 @@ func New(t *testing.T) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
+	ts.Config.Handler = srv
+	ts.Start()
 	return &Env{
 		t: t, Server: srv, URL: ts.URL, Service: svc, Store: db, Clock: clock,
 		Op: portico.NewContextWithActor(ctx, portico.Actor{System: true, Source: "test"}),

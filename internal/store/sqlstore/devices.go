@@ -51,6 +51,9 @@ func (c *conn) CreateDevice(ctx context.Context, d *portico.Device, tokenHash []
 		if err != nil {
 			return refused(err, "", fmt.Sprintf("There is no user %d.", d.UserID))
 		}
+		if tokenHash == nil {
+			return nil // a pending device gets its credential when it registers
+		}
 		_, err = t.exec(ctx, "INSERT INTO device_credentials (device_id, token_hash) VALUES (?, ?)", d.ID, tokenHash)
 		return refused(err, "This device token is already in use.", "")
 	})

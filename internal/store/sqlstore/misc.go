@@ -57,17 +57,23 @@ func (c *conn) PutSetting(ctx context.Context, key, value string) error {
 	return err
 }
 
-func (c *conn) RecordLoginFailure(ctx context.Context, key string, now time.Time) error {
-	_, err := c.exec(ctx, "INSERT INTO login_failures (key, at) VALUES (?, ?)", key, at(now))
-	return err
+func (c *conn) RecordLoginFailure(ctx context.Context, key string, now time.Time) (int64, error) {
+	var id int64
+	err := c.writeRow(ctx, "INSERT INTO login_failures (key, at) VALUES (?, ?) RETURNING id", key, at(now)).Scan(&id)
+	return id, err
 }
 
-func (c *conn) LoginFailuresSince(ctx context.Context, key string, since time.Time) (int, time.Time, error) {
+func (c *conn) LoginFailuresBefore(ctx context.Context, key string, since time.Time, id int64) (int, time.Time, error) {
 	var n int
 	var last time.Time
-	err := c.queryRow(ctx, "SELECT count(*), max(at) FROM login_failures WHERE key = ? AND at > ?", key, at(since)).
+	err := c.queryRow(ctx, "SELECT count(*), max(at) FROM login_failures WHERE key = ? AND at > ? AND id < ?", key, at(since), id).
 		Scan(&n, scanTime(&last))
 	return n, last, err
+}
+
+func (c *conn) DeleteLoginFailure(ctx context.Context, id int64) error {
+	_, err := c.exec(ctx, "DELETE FROM login_failures WHERE id = ?", id)
+	return err
 }
 
 func (c *conn) ClearLoginFailures(ctx context.Context, key string) error {

@@ -13,6 +13,7 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -42,6 +43,11 @@ type dialect struct {
 	// newDeviceIDs returns ? fresh device IDs, one per row, so that
 	// SeedDevices can insert devices and their credentials in bulk.
 	newDeviceIDs string
+	// skipLocked ends a SELECT of rows to claim: on PostgreSQL it locks
+	// them and passes over those another transaction holds, so that
+	// instances sharing the database claim different rows without waiting.
+	// SQLite has one writer, whose transactions run one at a time.
+	skipLocked string
 }
 
 var (
@@ -61,6 +67,7 @@ var (
 		bind:         sqlx.DOLLAR,
 		timeType:     "TIMESTAMPTZ",
 		newDeviceIDs: `SELECT nextval(pg_get_serial_sequence('devices', 'id')) FROM generate_series(1, ?)`,
+		skipLocked:   " FOR UPDATE SKIP LOCKED",
 	}
 )
 
@@ -234,6 +241,11 @@ func openPostgres(dsn string) (*DB, error) {
 func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if path == "" || strings.Contains(path, "?") {
 		return nil, fmt.Errorf("sqlstore: %q is not a usable SQLite file name", path)
+	}
+	// SQLite would create the file world-readable, and it holds the hashes
+	// of every secret; its WAL and shared memory take the file's mode.
+	if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600); err == nil {
+		f.Close()
 	}
 	writer, err := sql.Open("sqlite", path+"?"+sqlitePragmas+"&_pragma=journal_mode(WAL)&_txlock=immediate")
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -45,8 +46,17 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditLimits", testAuditLimits},
 		{"Settings", testSettings},
 		{"LoginFailures", testLoginFailures},
+		{"Invitations", testInvitations},
+		{"InvitationsRefused", testInvitationsRefused},
+		{"ActivateDevice", testActivateDevice},
 		{"Transactions", testTransactions},
 		{"NestedTransactions", testNestedTransactions},
+		{"EnqueueMessage", testEnqueueMessage},
+		{"ClaimMessages", testClaimMessages},
+		{"MessageLease", testMessageLease},
+		{"RetryAndFailMessage", testRetryAndFailMessage},
+		{"ClaimMessagesOnce", testClaimMessagesOnce},
+		{"ListMessages", testListMessages},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -708,49 +718,66 @@ func testSettings(t *testing.T, st store.Store) {
 }
 
 func testLoginFailures(t *testing.T, st store.Store) {
-	since := func(key string, s time.Time) (int, time.Time) {
+	record := func(key string, at time.Time) int64 {
 		t.Helper()
-		n, last, err := st.LoginFailuresSince(ctx(t), key, s)
+		id, err := st.RecordLoginFailure(ctx(t), key, at)
+		check(t, err)
+		return id
+	}
+	before := func(key string, s time.Time, id int64) (int, time.Time) {
+		t.Helper()
+		n, last, err := st.LoginFailuresBefore(ctx(t), key, s, id)
 		check(t, err)
 		return n, last
 	}
-	if n, last := since("user:alice", base); n != 0 || !last.IsZero() {
+	if n, last := before("user:alice", base, math.MaxInt64); n != 0 || !last.IsZero() {
 		t.Errorf("no failures counted %d, last %v", n, last)
 	}
+	var ids []int64
 	for i := range 3 {
-		check(t, st.RecordLoginFailure(ctx(t), "user:alice", base.Add(time.Duration(i)*time.Minute)))
+		ids = append(ids, record("user:alice", base.Add(time.Duration(i)*time.Minute)))
 	}
-	check(t, st.RecordLoginFailure(ctx(t), "addr:192.0.2.1", base))
+	addr := record("addr:192.0.2.1", base)
+	if !(ids[0] < ids[1] && ids[1] < ids[2]) {
+		t.Errorf("attempt ids %v do not grow", ids)
+	}
 
 	tests := []struct {
 		since    time.Time
+		id       int64
 		wantN    int
 		wantLast time.Time
 	}{
-		{base.Add(-time.Second), 3, base.Add(2 * time.Minute)},
-		{base, 2, base.Add(2 * time.Minute)}, // only failures after since count
-		{base.Add(90 * time.Second), 1, base.Add(2 * time.Minute)},
-		{base.Add(2 * time.Minute), 0, time.Time{}},
+		{base.Add(-time.Second), math.MaxInt64, 3, base.Add(2 * time.Minute)},
+		{base, math.MaxInt64, 2, base.Add(2 * time.Minute)}, // only failures after since count
+		{base.Add(90 * time.Second), math.MaxInt64, 1, base.Add(2 * time.Minute)},
+		{base.Add(2 * time.Minute), math.MaxInt64, 0, time.Time{}},
+		{base.Add(-time.Second), ids[2], 2, base.Add(time.Minute)}, // only attempts recorded before the id
+		{base.Add(-time.Second), ids[0], 0, time.Time{}},
 	}
 	for _, tt := range tests {
-		n, last := since("user:alice", tt.since)
+		n, last := before("user:alice", tt.since, tt.id)
 		if n != tt.wantN {
-			t.Errorf("failures since %v = %d, want %d", tt.since, n, tt.wantN)
+			t.Errorf("failures since %v before %d = %d, want %d", tt.since, tt.id, n, tt.wantN)
 		}
 		wantTime(t, "latest failure", last, tt.wantLast)
 	}
+	check(t, st.DeleteLoginFailure(ctx(t), ids[1]))
+	if n, _ := before("user:alice", time.Time{}, math.MaxInt64); n != 2 {
+		t.Errorf("%d failures after deleting one of 3", n)
+	}
 	check(t, st.ClearLoginFailures(ctx(t), "user:alice"))
-	if n, _ := since("user:alice", time.Time{}); n != 0 {
+	if n, _ := before("user:alice", time.Time{}, math.MaxInt64); n != 0 {
 		t.Errorf("%d failures after clearing", n)
 	}
-	if n, _ := since("addr:192.0.2.1", time.Time{}); n != 1 {
+	if n, _ := before("addr:192.0.2.1", time.Time{}, math.MaxInt64); n != 1 {
 		t.Errorf("clearing one key cleared another: %d failures left", n)
 	}
 
-	check(t, st.RecordLoginFailure(ctx(t), "addr:192.0.2.1", base.Add(time.Hour)))
+	later := record("addr:192.0.2.1", base.Add(time.Hour))
 	check(t, st.DeleteLoginFailuresBefore(ctx(t), base.Add(time.Minute)))
-	if n, last := since("addr:192.0.2.1", time.Time{}); n != 1 || !last.Equal(base.Add(time.Hour)) {
-		t.Errorf("after deleting old failures: %d left, latest %v; want only the newer one", n, last)
+	if n, last := before("addr:192.0.2.1", time.Time{}, math.MaxInt64); n != 1 || !last.Equal(base.Add(time.Hour)) {
+		t.Errorf("after deleting old failures: %d left, latest %v; want only the newer one (%d, not %d)", n, last, later, addr)
 	}
 }
 

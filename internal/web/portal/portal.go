@@ -26,14 +26,29 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	mux.Handle("POST /logout", web.SignedIn, r.HTML(h.logout))
 	mux.Handle("GET /{$}", web.SignedIn, r.HTML(h.home))
 	mux.Handle("GET /devices/{id}", web.SignedIn, r.HTML(h.device))
+	mux.Handle("GET /register", web.SignedIn, r.HTML(h.registerPage))
+	mux.Handle("POST /register", web.SignedIn, r.HTML(h.register))
+	mux.Handle("POST /registrations/{id}/resend", web.SignedIn, r.HTML(h.resend))
+	mux.Handle("POST /registrations/{id}/cancel", web.SignedIn, r.HTML(h.cancel))
+	mux.Handle("GET /go", web.Visitor, r.HTML(h.goPage))
+	mux.Handle("POST /go", web.Visitor, r.HTML(h.goSignIn))
 }
 
-// layout is the frame of a signed-in user's page, with the message the
-// previous action left for it.
-func (h *handler) layout(r *http.Request, title string) ui.Layout {
+// layout is the frame of a signed-in user's page: the welcome menu with
+// what the user may do, and the message the previous action left.
+func (h *handler) layout(r *http.Request, title string) (ui.Layout, portico.Capabilities, error) {
 	l := h.ui.Layout(r, title, "portal")
 	l.Flash = h.sessions.PopFlash(r.Context())
-	return l
+	caps, err := h.svc.Capabilities(r.Context())
+	if err != nil {
+		return l, caps, err
+	}
+	for _, k := range registrationKinds {
+		if caps.Allows(k.kind) {
+			l.Menu = append(l.Menu, ui.MenuItem{Label: k.menu, Href: "/register?how=" + string(k.kind)})
+		}
+	}
+	return l, caps, nil
 }
 
 type loginPage struct {
@@ -88,15 +103,35 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request) error {
 
 type homePage struct {
 	ui.Layout
-	Devices []*portico.Device
+	Devices      []*portico.Device
+	Capabilities portico.Capabilities
+	// Pending has the open registration of each pending device.
+	Pending  map[int64]*portico.Invitation
+	Settings portico.SettingValues
 }
 
 func (h *handler) home(w http.ResponseWriter, r *http.Request) error {
+	l, caps, err := h.layout(r, "Your devices")
+	if err != nil {
+		return err
+	}
 	devices, err := h.svc.MyDevices(r.Context())
 	if err != nil {
 		return err
 	}
-	return h.ui.Render(w, http.StatusOK, "home", homePage{Layout: h.layout(r, "Your devices"), Devices: devices})
+	invitations, err := h.svc.MyInvitations(r.Context())
+	if err != nil {
+		return err
+	}
+	settings, err := h.svc.Settings(r.Context())
+	if err != nil {
+		return err
+	}
+	p := homePage{Layout: l, Devices: devices, Capabilities: caps, Pending: map[int64]*portico.Invitation{}, Settings: settings}
+	for _, inv := range invitations {
+		p.Pending[inv.DeviceID] = inv
+	}
+	return h.ui.Render(w, http.StatusOK, "home", p)
 }
 
 type devicePage struct {
@@ -118,5 +153,9 @@ func (h *handler) device(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return h.ui.Render(w, http.StatusOK, "device", devicePage{Layout: h.layout(r, d.Title()), Device: d, Commands: commands})
+	l, _, err := h.layout(r, d.Title())
+	if err != nil {
+		return err
+	}
+	return h.ui.Render(w, http.StatusOK, "device", devicePage{Layout: l, Device: d, Commands: commands})
 }

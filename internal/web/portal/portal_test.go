@@ -172,3 +172,31 @@ func TestSecurityHeadersAndCookie(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestSessionPolicyAppliesWithoutRestart changes the idle timeout while the
+// server runs: the next sign-in's cookie follows it.
+func TestSessionPolicyAppliesWithoutRestart(t *testing.T) {
+	e := servertest.New(t)
+	e.AddUser("alice", false)
+	maxAge := func() int {
+		res, err := e.Browser().PostForm(e.URL+"/login", url.Values{"username": {"alice"}, "password": {"alice-password"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		for _, c := range res.Cookies() {
+			return c.MaxAge
+		}
+		t.Fatal("no session cookie")
+		return 0
+	}
+	if got := maxAge(); got != 30*60 {
+		t.Errorf("Max-Age %d with the default idle timeout, want 1800", got)
+	}
+	if err := e.Service.SetSettings(e.Op, map[string]string{"session.idle_timeout": "5m"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := maxAge(); got != 5*60 {
+		t.Errorf("Max-Age %d after setting the idle timeout to 5m, want 300", got)
+	}
+}

@@ -65,12 +65,18 @@ func New(site Site, clock portico.Clock) (*Renderer, error) {
 	return r, nil
 }
 
+// MenuItem is one entry of the welcome menu.
+type MenuItem struct {
+	Label, Href string
+}
+
 // Layout is what the shared layout shows around every page. Page data
 // types embed it.
 type Layout struct {
 	Title    string
 	Section  string // "portal" or "admin": which navigation to show
 	User     *portico.User
+	Menu     []MenuItem
 	Helpdesk portico.Helpdesk
 	Flash    string
 }

@@ -1,0 +1,225 @@
+package outbox_test
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/portico-mdm/portico"
+)
+
+// received is a mail the SMTP server took.
+type received struct {
+	from string
+	to   []string
+	user string // who signed in, if anyone
+	tls  bool
+	data []byte
+}
+
+// smtpServer is a real SMTP server on loopback that signs in "mailer" with
+// the password "s3cret" and keeps what it receives.
+type smtpServer struct {
+	port string
+	mu   sync.Mutex
+	got  []received
+}
+
+// serverTLS says how the test server speaks: "starttls" offers STARTTLS,
+// "tls" is encrypted from the start, "none" never encrypts.
+func newSMTPServer(t *testing.T, cert tls.Certificate, serverTLS string) *smtpServer {
+	s := &smtpServer{}
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &session{srv: s, conn: c}, nil
+	}))
+	srv.Domain = "127.0.0.1"
+	srv.AllowInsecureAuth = serverTLS == "none"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
+	switch serverTLS {
+	case "starttls":
+		srv.TLSConfig = cfg
+	case "tls":
+		ln = tls.NewListener(ln, cfg)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	_, s.port, _ = net.SplitHostPort(ln.Addr().String())
+	return s
+}
+
+func (s *smtpServer) mails() []received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]received(nil), s.got...)
+}
+
+type session struct {
+	srv  *smtpServer
+	conn *smtp.Conn
+	user string
+	mail received
+}
+
+func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (s *session) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, username, password string) error {
+		if username != "mailer" || password != "s3cret" {
+			return errors.New("wrong user name or password")
+		}
+		s.user = username
+		return nil
+	}), nil
+}
+
+func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	_, isTLS := s.conn.TLSConnectionState()
+	s.mail = received{from: from, user: s.user, tls: isTLS}
+	return nil
+}
+
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.mail.to = append(s.mail.to, to)
+	return nil
+}
+
+func (s *session) Data(r io.Reader) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.mail.data = data
+	s.srv.mu.Lock()
+	s.srv.got = append(s.srv.got, s.mail)
+	s.srv.mu.Unlock()
+	return nil
+}
+
+func (s *session) Reset()        { s.mail = received{} }
+func (s *session) Logout() error { return nil }
+
+// TestMail sends a mail through each kind of connection and reads back the
+// envelope, the headers and the body that the server received.
+func TestMail(t *testing.T) {
+	tests := []struct {
+		name      string
+		serverTLS string
+		settings  map[string]string
+		wantUser  string
+	}{
+		{"plain", "none", map[string]string{"mail.security": "none"}, ""},
+		{"plain with a password on loopback", "none", map[string]string{"mail.security": "none", "mail.username": "mailer", "mail.password": "s3cret"}, "mailer"},
+		{"starttls", "starttls", map[string]string{"mail.security": "starttls", "mail.username": "mailer", "mail.password": "s3cret"}, "mailer"},
+		{"tls", "tls", map[string]string{"mail.security": "tls", "mail.username": "mailer", "mail.password": "s3cret"}, "mailer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			srv := newSMTPServer(t, e.cert, tt.serverTLS)
+			e.set(map[string]string{"mail.host": "127.0.0.1", "mail.port": srv.port, "mail.from": "mdm@example.com", "mail.from_name": "Portico MDM"})
+			e.set(tt.settings)
+			m := e.enqueue(newMail("alice@example.com"))
+			e.runOnce()
+			e.wantSent(m.ID)
+			got := srv.mails()
+			if len(got) != 1 {
+				t.Fatalf("the server received %d mails, want 1", len(got))
+			}
+			r := got[0]
+			if r.from != "mdm@example.com" || strings.Join(r.to, ",") != "alice@example.com" || r.user != tt.wantUser || r.tls != (tt.serverTLS != "none") {
+				t.Errorf("envelope from %q to %q, signed in as %q, TLS %t", r.from, r.to, r.user, r.tls)
+			}
+			wantMail(t, r.data, m)
+			e.wantSecretsKept("s3cret")
+		})
+	}
+}
+
+// wantMail parses a received mail and checks its headers and text.
+func wantMail(t *testing.T, data []byte, m *portico.Message) {
+	t.Helper()
+	msg, err := mail.ReadMessage(strings.NewReader(string(data)))
+	if err != nil {
+		t.Fatalf("the mail does not parse: %v\n%s", err, data)
+	}
+	var dec mime.WordDecoder
+	subject, err := dec.DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil || subject != m.Subject {
+		t.Errorf("Subject = %q (%v), want %q", subject, err, m.Subject)
+	}
+	from, err := msg.Header.AddressList("From")
+	if err != nil || len(from) != 1 || from[0].Name != "Portico MDM" || from[0].Address != "mdm@example.com" {
+		t.Errorf("From = %q", msg.Header.Get("From"))
+	}
+	if to := msg.Header.Get("To"); !strings.Contains(to, "alice@example.com") {
+		t.Errorf("To = %q", to)
+	}
+	for _, h := range []string{"Date", "Message-Id"} {
+		if msg.Header.Get(h) == "" {
+			t.Errorf("no %s header", h)
+		}
+	}
+	mediaType, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil || mediaType != "text/plain" || !strings.EqualFold(params["charset"], "utf-8") {
+		t.Errorf("Content-Type = %q", msg.Header.Get("Content-Type"))
+	}
+	body := msg.Body
+	if strings.EqualFold(msg.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
+		body = quotedprintable.NewReader(body)
+	}
+	text, err := io.ReadAll(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.ReplaceAll(string(text), "\r\n", "\n"); got != m.Text {
+		t.Errorf("body = %q, want %q", got, m.Text)
+	}
+}
+
+// TestMailRefused retries when the server cannot be used as set, and says
+// why; a password is never sent where it could be read.
+func TestMailRefused(t *testing.T) {
+	tests := []struct {
+		name      string
+		serverTLS string
+		settings  map[string]string
+		want      string
+	}{
+		{"wrong password", "starttls", map[string]string{"mail.username": "mailer", "mail.password": "wrong-pw"}, "AUTH failed"},
+		{"no STARTTLS on the server", "none", map[string]string{"mail.security": "starttls"}, "STARTTLS"},
+		{"no sender", "none", map[string]string{"mail.security": "none", "mail.from": ""}, "no sender address"},
+		{"nobody listens", "none", map[string]string{"mail.security": "none", "mail.port": "closed"}, "dial"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			srv := newSMTPServer(t, e.cert, tt.serverTLS)
+			e.set(map[string]string{"mail.host": "127.0.0.1", "mail.port": srv.port, "mail.from": "mdm@example.com"})
+			if tt.settings["mail.port"] == "closed" {
+				tt.settings["mail.port"] = freePort(t)
+			}
+			e.set(tt.settings)
+			m := e.enqueue(newMail("alice@example.com"))
+			e.runOnce()
+			e.wantRetry(m.ID, 1, tt.want)
+			if n := len(srv.mails()); n != 0 {
+				t.Errorf("the server received %d mails", n)
+			}
+			e.wantSecretsKept("wrong-pw")
+		})
+	}
+}
