@@ -186,15 +186,17 @@ type Device struct {
 }
 
 // Title is how the portal names the device: its own name, else its model,
-// else its platform.
+// else what kind of device it is.
 func (d *Device) Title() string {
 	switch {
 	case d.Details.Name != "":
 		return d.Details.Name
 	case d.Details.Model != "":
 		return d.Details.Model
+	case d.Status == StatusPending:
+		return "New " + d.Platform.DeviceNoun()
 	}
-	return d.Platform.OSName() + " device"
+	return d.Platform.DeviceNoun()
 }
 
 // OSLabel is the operating system and its version to three parts, as in

@@ -174,3 +174,54 @@ func TestBrowserWelcomeMenuAndAdmin(t *testing.T) {
 		t.Errorf("the devices page does not list alice's Android device:\n%s", devices)
 	}
 }
+
+// TestBrowserRegistrationWithAPIN walks the PIN path in a real browser on a
+// phone-sized screen: the welcome menu, the PIN shown once, the pending
+// card, and the card turning active once the simulated iPhone registers.
+func TestBrowserRegistrationWithAPIN(t *testing.T) {
+	ctx := newBrowser(t)
+	d := newDelivery(t)
+	err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(d.URL+"/login"),
+		chromedp.WaitVisible(`input[name="username"]`),
+		chromedp.SendKeys(`input[name="username"]`, "alice"),
+		chromedp.SendKeys(`input[name="password"]`, d.alicePassword),
+		chromedp.Submit(`input[name="password"]`),
+		chromedp.WaitVisible(`details.welcome summary`),
+		chromedp.Click(`details.welcome summary`),
+		chromedp.Click(`a[href="/register?how=pin"]`),
+		chromedp.WaitVisible(`button[value="pin"]`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "register-phone")
+	if err := chromedp.Do(ctx, chromedp.Click(`button[value="pin"]`), chromedp.WaitVisible(`.pin`)); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "pin-phone")
+	pin, err := chromedp.Run(ctx, chromedp.Text(`.pin`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(d.URL+"/"), chromedp.WaitVisible(`.card`)); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "pending-phone")
+	if card, _ := chromedp.Run(ctx, chromedp.Text(`.card`)); !strings.Contains(card, "Pending") {
+		t.Errorf("the new card is not pending:\n%s", card)
+	}
+	run(t, "", "device", "sim", "--server", d.URL, "--platform", "ios", "--user", "alice", "--pin", strings.TrimSpace(pin), "--every", "0")
+	if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(`.card dl.details`)); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "registered-phone")
+	card, err := chromedp.Run(ctx, chromedp.Text(`.card`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(card, "Active") || !strings.Contains(card, "iOS 1") {
+		t.Errorf("after registering, the card shows:\n%s", card)
+	}
+}

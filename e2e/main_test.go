@@ -65,7 +65,14 @@ func serve(t *testing.T, global ...string) *instance {
 // serveAt is serve on the given address.
 func serveAt(t *testing.T, addr string, global ...string) *instance {
 	t.Helper()
-	args := append(append([]string{}, global...), "serve", "--addr", addr)
+	return serveWith(t, addr, nil, global...)
+}
+
+// serveWith is serveAt with flags of serve's own. With --base-url, URL is
+// the base URL, not the address serve listens on.
+func serveWith(t *testing.T, addr string, flags []string, global ...string) *instance {
+	t.Helper()
+	args := append(append(append([]string{}, global...), "serve", "--addr", addr), flags...)
 	cmd := exec.Command(portico, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -141,6 +148,18 @@ func run(t *testing.T, stdin string, args ...string) string {
 		t.Fatalf("portico %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
 	return stdout.String()
+}
+
+// runFails runs a portico command that must fail, and returns what it said.
+func runFails(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, portico, args...).CombinedOutput()
+	if err == nil {
+		t.Fatalf("portico %s succeeded, want a refusal:\n%s", strings.Join(args, " "), out)
+	}
+	return string(out)
 }
 
 // browserClient is an HTTP client that keeps cookies and shows redirects.

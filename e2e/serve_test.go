@@ -1,15 +1,22 @@
 package e2e
 
 import (
+	"bufio"
 	"crypto/tls"
+	"encoding/json"
+	"fmt"
 	"html"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 var createdPassword = regexp.MustCompile(`Password \(shown once\): (\S+)`)
@@ -155,5 +162,115 @@ func TestServeOnTheNetworkSpeaksHTTPS(t *testing.T) {
 	}
 	if cookies := res.Cookies(); len(cookies) != 1 || !cookies[0].Secure {
 		t.Errorf("the session cookie is not Secure over TLS: %+v", cookies)
+	}
+
+	// The simulator trusts the self-signed certificate it is given, as an
+	// agent configured with it would.
+	password := addUser(t, []string{"--data", data}, "frank")
+	sim := []string{"device", "sim", "--server", in.URL, "--platform", "android", "--user", "frank", "--password", password, "--every", "0"}
+	if out := run(t, "", append(sim, "--ca", filepath.Join(data, "tls", "cert.pem"))...); !strings.Contains(out, "Registered") {
+		t.Errorf("device sim with --ca: %q", out)
+	}
+}
+
+// TestServeBehindATLSProxy starts serve on loopback, as behind a proxy that
+// terminates TLS: the https base URL alone must make cookies Secure and
+// send HSTS, for browsers reach it over HTTPS.
+func TestServeBehindATLSProxy(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	in := serveWith(t, addr, []string{"--base-url", "https://mdm.example.test"}, "--data", filepath.Join(t.TempDir(), "data"))
+	if in.URL != "https://mdm.example.test" {
+		t.Errorf("serve runs at %s, want its base URL", in.URL)
+	}
+	res, err := browserClient().PostForm("http://"+addr+"/login", url.Values{"username": {"admin"}, "password": {in.AdminPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in through the proxy: status %d", res.StatusCode)
+	}
+	if res.Header.Get("Strict-Transport-Security") == "" {
+		t.Error("no HSTS header behind a TLS proxy")
+	}
+	if cookies := res.Cookies(); len(cookies) != 1 || !cookies[0].Secure {
+		t.Errorf("the session cookie is not Secure behind a TLS proxy: %+v", cookies)
+	}
+}
+
+// TestSIGTERMFinishesRequestsInFlight sends SIGTERM while a device's
+// check-in is half uploaded: serve stops taking connections, yet answers
+// the check-in in full before it exits cleanly.
+func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	in := serve(t, "--data", data)
+	password := addUser(t, []string{"--data", data}, "grace")
+	reg, err := http.Post(in.URL+"/api/device/v1/register", "application/json", strings.NewReader(
+		`{"username":"grace","password":"`+password+`","platform":"ios","device":{"name":"Grace's iPhone","os_version":"17.4.1"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var device struct {
+		Token string `json:"device_token"`
+	}
+	err = json.NewDecoder(reg.Body).Decode(&device)
+	reg.Body.Close()
+	if err != nil || reg.StatusCode != http.StatusCreated {
+		t.Fatalf("registering: status %d, %v", reg.StatusCode, err)
+	}
+
+	host := strings.TrimPrefix(in.URL, "http://")
+	conn, err := net.DialTimeout("tcp", host, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(90 * time.Second))
+	body := `{"device":{"name":"Grace's iPhone","os_version":"17.5.1"}}`
+	if _, err := fmt.Fprintf(conn, "POST /api/device/v1/checkin HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", host, device.Token, len(body), body[:len(body)/2]); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := in.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// Shutdown has begun once serve refuses new connections.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", host, time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("serve still takes connections 30s after SIGTERM")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	if _, err := io.WriteString(conn, body[len(body)/2:]); err != nil {
+		t.Fatalf("sending the rest of the check-in: %v", err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the answer to the check-in: %v", err)
+	}
+	answer, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK || !strings.Contains(string(answer), `"commands":[`) {
+		t.Errorf("the check-in in flight got status %d, %q, %v; want 200 with its commands", res.StatusCode, answer, err)
+	}
+	select {
+	case err := <-in.exited:
+		if err != nil {
+			t.Errorf("serve exited with %v:\n%s", err, in.stderr)
+		}
+	case <-time.After(60 * time.Second):
+		t.Error("serve did not exit within 60s of answering the last request")
 	}
 }

@@ -162,3 +162,23 @@ func androids(t *testing.T, e *servertest.Env) int {
 	}
 	return n
 }
+
+// TestStoreFileIsPrivate: the SQLite file holds the hashes of every secret,
+// so only the user that runs Portico may read it.
+func TestStoreFileIsPrivate(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	db, err := globals{data: data}.open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, name := range []string{dbFile, dbFile + "-wal"} {
+		info, err := os.Stat(filepath.Join(data, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := info.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s has mode %o, want 600", name, perm)
+		}
+	}
+}

@@ -1,116 +1,16 @@
 package outbox_test
 
 import (
-	"crypto/tls"
-	"errors"
 	"io"
 	"mime"
 	"mime/quotedprintable"
-	"net"
 	"net/mail"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
-
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/outbox/outboxtest"
 )
-
-// received is a mail the SMTP server took.
-type received struct {
-	from string
-	to   []string
-	user string // who signed in, if anyone
-	tls  bool
-	data []byte
-}
-
-// smtpServer is a real SMTP server on loopback that signs in "mailer" with
-// the password "s3cret" and keeps what it receives.
-type smtpServer struct {
-	port string
-	mu   sync.Mutex
-	got  []received
-}
-
-// serverTLS says how the test server speaks: "starttls" offers STARTTLS,
-// "tls" is encrypted from the start, "none" never encrypts.
-func newSMTPServer(t *testing.T, cert tls.Certificate, serverTLS string) *smtpServer {
-	s := &smtpServer{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{srv: s, conn: c}, nil
-	}))
-	srv.Domain = "127.0.0.1"
-	srv.AllowInsecureAuth = serverTLS == "none"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
-	switch serverTLS {
-	case "starttls":
-		srv.TLSConfig = cfg
-	case "tls":
-		ln = tls.NewListener(ln, cfg)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	_, s.port, _ = net.SplitHostPort(ln.Addr().String())
-	return s
-}
-
-func (s *smtpServer) mails() []received {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]received(nil), s.got...)
-}
-
-type session struct {
-	srv  *smtpServer
-	conn *smtp.Conn
-	user string
-	mail received
-}
-
-func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
-
-func (s *session) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, username, password string) error {
-		if username != "mailer" || password != "s3cret" {
-			return errors.New("wrong user name or password")
-		}
-		s.user = username
-		return nil
-	}), nil
-}
-
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	_, isTLS := s.conn.TLSConnectionState()
-	s.mail = received{from: from, user: s.user, tls: isTLS}
-	return nil
-}
-
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.mail.to = append(s.mail.to, to)
-	return nil
-}
-
-func (s *session) Data(r io.Reader) error {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.mail.data = data
-	s.srv.mu.Lock()
-	s.srv.got = append(s.srv.got, s.mail)
-	s.srv.mu.Unlock()
-	return nil
-}
-
-func (s *session) Reset()        { s.mail = received{} }
-func (s *session) Logout() error { return nil }
 
 // TestMail sends a mail through each kind of connection and reads back the
 // envelope, the headers and the body that the server received.
@@ -129,21 +29,21 @@ func TestMail(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			srv := newSMTPServer(t, e.cert, tt.serverTLS)
-			e.set(map[string]string{"mail.host": "127.0.0.1", "mail.port": srv.port, "mail.from": "mdm@example.com", "mail.from_name": "Portico MDM"})
+			srv := outboxtest.NewSMTPServer(t, e.cert, tt.serverTLS)
+			e.set(map[string]string{"mail.host": "127.0.0.1", "mail.port": srv.Port, "mail.from": "mdm@example.com", "mail.from_name": "Portico MDM"})
 			e.set(tt.settings)
 			m := e.enqueue(newMail("alice@example.com"))
 			e.runOnce()
 			e.wantSent(m.ID)
-			got := srv.mails()
+			got := srv.Mails()
 			if len(got) != 1 {
 				t.Fatalf("the server received %d mails, want 1", len(got))
 			}
 			r := got[0]
-			if r.from != "mdm@example.com" || strings.Join(r.to, ",") != "alice@example.com" || r.user != tt.wantUser || r.tls != (tt.serverTLS != "none") {
-				t.Errorf("envelope from %q to %q, signed in as %q, TLS %t", r.from, r.to, r.user, r.tls)
+			if r.From != "mdm@example.com" || strings.Join(r.To, ",") != "alice@example.com" || r.User != tt.wantUser || r.TLS != (tt.serverTLS != "none") {
+				t.Errorf("envelope from %q to %q, signed in as %q, TLS %t", r.From, r.To, r.User, r.TLS)
 			}
-			wantMail(t, r.data, m)
+			wantMail(t, r.Data, m)
 			e.wantSecretsKept("s3cret")
 		})
 	}
@@ -207,8 +107,8 @@ func TestMailRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			srv := newSMTPServer(t, e.cert, tt.serverTLS)
-			e.set(map[string]string{"mail.host": "127.0.0.1", "mail.port": srv.port, "mail.from": "mdm@example.com"})
+			srv := outboxtest.NewSMTPServer(t, e.cert, tt.serverTLS)
+			e.set(map[string]string{"mail.host": "127.0.0.1", "mail.port": srv.Port, "mail.from": "mdm@example.com"})
 			if tt.settings["mail.port"] == "closed" {
 				tt.settings["mail.port"] = freePort(t)
 			}
@@ -216,7 +116,7 @@ func TestMailRefused(t *testing.T) {
 			m := e.enqueue(newMail("alice@example.com"))
 			e.runOnce()
 			e.wantRetry(m.ID, 1, tt.want)
-			if n := len(srv.mails()); n != 0 {
+			if n := len(srv.Mails()); n != 0 {
 				t.Errorf("the server received %d mails", n)
 			}
 			e.wantSecretsKept("wrong-pw")

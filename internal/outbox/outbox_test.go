@@ -16,6 +16,7 @@ import (
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/outbox"
+	"github.com/portico-mdm/portico/internal/outbox/outboxtest"
 	"github.com/portico-mdm/portico/internal/selfsigned"
 	"github.com/portico-mdm/portico/internal/store/sqlstore"
 )
@@ -187,7 +188,7 @@ func TestBackoff(t *testing.T) {
 // restart.
 func TestUnconfiguredChannelsWait(t *testing.T) {
 	e := newEnv(t)
-	gw := newGateway(t)
+	gw := outboxtest.NewSMSGateway(t)
 	m := e.enqueue(newMail("alice@example.com"))
 	s := e.enqueue(newSMS("+41 79 000 00 00"))
 	e.runOnce()
@@ -208,7 +209,7 @@ func TestUnconfiguredChannelsWait(t *testing.T) {
 // never finished once its lease has run out, and not before.
 func TestDeadWorkersLeaseRunsOut(t *testing.T) {
 	e := newEnv(t)
-	gw := newGateway(t)
+	gw := outboxtest.NewSMSGateway(t)
 	e.set(map[string]string{"sms.url": gw.URL})
 	m := e.enqueue(newSMS("+41790000000"))
 	if _, err := e.db.ClaimMessages(context.Background(), outbox.Channels, e.clock.Now(), 2*time.Minute, 10); err != nil {
@@ -216,19 +217,19 @@ func TestDeadWorkersLeaseRunsOut(t *testing.T) {
 	}
 	e.clock.advance(time.Minute)
 	e.runOnce()
-	if n := len(gw.requests()); n != 0 {
+	if n := len(gw.Requests()); n != 0 {
 		t.Fatalf("a leased message was sent %d times", n)
 	}
 	e.clock.advance(10 * time.Minute)
 	e.runOnce()
-	if got := e.message(m.ID); got.Status != portico.MessageSent || got.Attempts != 2 || len(gw.requests()) != 1 {
-		t.Errorf("after the lease: %s after %d tries, %d requests; want sent once on the second try", got.Status, got.Attempts, len(gw.requests()))
+	if got := e.message(m.ID); got.Status != portico.MessageSent || got.Attempts != 2 || len(gw.Requests()) != 1 {
+		t.Errorf("after the lease: %s after %d tries, %d requests; want sent once on the second try", got.Status, got.Attempts, len(gw.Requests()))
 	}
 }
 
 func TestRunStopsWithItsContext(t *testing.T) {
 	e := newEnv(t)
-	gw := newGateway(t)
+	gw := outboxtest.NewSMSGateway(t)
 	e.set(map[string]string{"sms.url": gw.URL})
 	m := e.enqueue(newSMS("+41790000000"))
 	ctx, cancel := context.WithCancel(context.Background())

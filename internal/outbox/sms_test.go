@@ -2,58 +2,16 @@ package outbox_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/outbox"
+	"github.com/portico-mdm/portico/internal/outbox/outboxtest"
 )
-
-// request is what the gateway received.
-type request struct {
-	method string
-	header http.Header
-	query  url.Values
-	body   string
-}
-
-// gateway is an SMS gateway on loopback that records what it receives and
-// answers with the status it is told, echoing the request as some do.
-type gateway struct {
-	*httptest.Server
-	mu     sync.Mutex
-	reqs   []request
-	status int
-}
-
-func newGateway(t *testing.T) *gateway {
-	gw := &gateway{status: http.StatusOK}
-	gw.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		gw.mu.Lock()
-		gw.reqs = append(gw.reqs, request{r.Method, r.Header, r.URL.Query(), string(body)})
-		status := gw.status
-		gw.mu.Unlock()
-		w.WriteHeader(status)
-		io.WriteString(w, "request was: "+string(body)+" "+r.URL.RawQuery)
-	}))
-	t.Cleanup(gw.Close)
-	return gw
-}
-
-func (gw *gateway) answer(status int) { gw.mu.Lock(); gw.status = status; gw.mu.Unlock() }
-
-func (gw *gateway) requests() []request {
-	gw.mu.Lock()
-	defer gw.mu.Unlock()
-	return append([]request(nil), gw.reqs...)
-}
 
 // TestSMS sends an SMS whose text has quotes, a line break, a backslash,
 // non-ASCII characters and a placeholder of its own through each kind of
@@ -64,43 +22,43 @@ func TestSMS(t *testing.T) {
 	tests := []struct {
 		name     string
 		settings map[string]string
-		check    func(t *testing.T, r request)
+		check    func(t *testing.T, r outboxtest.SMSRequest)
 	}{
-		{"json", map[string]string{"sms.auth_value": "Bearer key-123"}, func(t *testing.T, r request) {
+		{"json", map[string]string{"sms.auth_value": "Bearer key-123"}, func(t *testing.T, r outboxtest.SMSRequest) {
 			var got struct{ To, Text string }
-			if err := json.Unmarshal([]byte(r.body), &got); err != nil {
-				t.Fatalf("the body is not JSON: %v\n%s", err, r.body)
+			if err := json.Unmarshal([]byte(r.Body), &got); err != nil {
+				t.Fatalf("the body is not JSON: %v\n%s", err, r.Body)
 			}
-			if r.method != http.MethodPost || r.header.Get("Content-Type") != "application/json" ||
-				r.header.Get("Authorization") != "Bearer key-123" || got.To != to || got.Text != text {
-				t.Errorf("received %s %q with %v, want a JSON POST with the number, the text and the key", r.method, r.body, r.header)
+			if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" ||
+				r.Header.Get("Authorization") != "Bearer key-123" || got.To != to || got.Text != text {
+				t.Errorf("received %s %q with %v, want a JSON POST with the number, the text and the key", r.Method, r.Body, r.Header)
 			}
 		}},
 		{"form", map[string]string{"sms.content_type": "form", "sms.body": "from=Portico&to={to}&msg={text}",
-			"sms.auth_header": "X-Api-Key", "sms.auth_value": "key-456"}, func(t *testing.T, r request) {
-			got, err := url.ParseQuery(r.body)
-			if err != nil || r.header.Get("Content-Type") != "application/x-www-form-urlencoded" ||
-				r.header.Get("X-Api-Key") != "key-456" || r.header.Get("Authorization") != "" ||
+			"sms.auth_header": "X-Api-Key", "sms.auth_value": "key-456"}, func(t *testing.T, r outboxtest.SMSRequest) {
+			got, err := url.ParseQuery(r.Body)
+			if err != nil || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" ||
+				r.Header.Get("X-Api-Key") != "key-456" || r.Header.Get("Authorization") != "" ||
 				got.Get("from") != "Portico" || got.Get("to") != to || got.Get("msg") != text {
-				t.Errorf("received %q (%v) with %v, want a form with the number, the text and the key", r.body, err, r.header)
+				t.Errorf("received %q (%v) with %v, want a form with the number, the text and the key", r.Body, err, r.Header)
 			}
 		}},
-		{"get", map[string]string{"sms.method": "GET", "sms.body": "to={to}&text={text}"}, func(t *testing.T, r request) {
-			if r.method != http.MethodGet || r.query.Get("account") != "7" || r.query.Get("to") != to || r.query.Get("text") != text || r.body != "" {
-				t.Errorf("received %s %v %q, want a GET with the gateway's own query, the number and the text", r.method, r.query, r.body)
+		{"get", map[string]string{"sms.method": "GET", "sms.body": "to={to}&text={text}"}, func(t *testing.T, r outboxtest.SMSRequest) {
+			if r.Method != http.MethodGet || r.Query.Get("account") != "7" || r.Query.Get("to") != to || r.Query.Get("text") != text || r.Body != "" {
+				t.Errorf("received %s %v %q, want a GET with the gateway's own query, the number and the text", r.Method, r.Query, r.Body)
 			}
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			gw := newGateway(t)
+			gw := outboxtest.NewSMSGateway(t)
 			e.set(map[string]string{"sms.url": gw.URL + "/send?account=7"})
 			e.set(tt.settings)
 			m := e.enqueue(newSMS(to))
 			e.runOnce()
 			e.wantSent(m.ID)
-			reqs := gw.requests()
+			reqs := gw.Requests()
 			if len(reqs) != 1 {
 				t.Fatalf("the gateway received %d requests, want 1", len(reqs))
 			}
@@ -117,9 +75,9 @@ func TestSMSGatewayRefuses(t *testing.T) {
 	for _, status := range []int{http.StatusServiceUnavailable, http.StatusBadRequest} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
 			e := newEnv(t)
-			gw := newGateway(t)
+			gw := outboxtest.NewSMSGateway(t)
 			e.set(map[string]string{"sms.url": gw.URL})
-			gw.answer(status)
+			gw.Answer(status)
 			m := e.enqueue(newSMS("+41790000000"))
 			e.runOnce()
 			got := e.wantRetry(m.ID, 1, http.StatusText(status))
@@ -130,14 +88,14 @@ func TestSMSGatewayRefuses(t *testing.T) {
 
 			e.clock.advance(outbox.Backoff(1) - 1)
 			e.runOnce()
-			if n := len(gw.requests()); n != 1 {
+			if n := len(gw.Requests()); n != 1 {
 				t.Fatalf("tried again before the back-off: %d requests", n)
 			}
-			gw.answer(http.StatusAccepted)
+			gw.Answer(http.StatusAccepted)
 			e.clock.advance(1)
 			e.runOnce()
-			if got := e.message(m.ID); got.Status != portico.MessageSent || got.Attempts != 2 || len(gw.requests()) != 2 {
-				t.Errorf("after the back-off: %s after %d tries, %d requests; want sent on the second", got.Status, got.Attempts, len(gw.requests()))
+			if got := e.message(m.ID); got.Status != portico.MessageSent || got.Attempts != 2 || len(gw.Requests()) != 2 {
+				t.Errorf("after the back-off: %s after %d tries, %d requests; want sent on the second", got.Status, got.Attempts, len(gw.Requests()))
 			}
 		})
 	}
@@ -145,9 +103,9 @@ func TestSMSGatewayRefuses(t *testing.T) {
 
 func TestSMSGivesUp(t *testing.T) {
 	e := newEnv(t)
-	gw := newGateway(t)
+	gw := outboxtest.NewSMSGateway(t)
 	e.set(map[string]string{"sms.url": gw.URL})
-	gw.answer(http.StatusInternalServerError)
+	gw.Answer(http.StatusInternalServerError)
 	m := e.enqueue(newSMS("+41790000000"))
 	for attempt := 1; ; attempt++ {
 		e.runOnce()
@@ -165,7 +123,7 @@ func TestSMSGivesUp(t *testing.T) {
 	}
 	e.clock.advance(24 * time.Hour)
 	e.runOnce()
-	if n := len(gw.requests()); n != 10 {
+	if n := len(gw.Requests()); n != 10 {
 		t.Errorf("the gateway received %d requests, want 10", n)
 	}
 }
@@ -184,7 +142,7 @@ func TestSMSMisconfigured(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			gw := newGateway(t)
+			gw := outboxtest.NewSMSGateway(t)
 			e.set(map[string]string{"sms.url": gw.URL})
 			e.set(tt.settings)
 			m := e.enqueue(newSMS("+41790000000"))

@@ -12,10 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/makiuchi-d/gozxing"
-	zxqr "github.com/makiuchi-d/gozxing/qrcode"
-
 	"github.com/portico-mdm/portico/internal/qrcode"
+	"github.com/portico-mdm/portico/internal/qrcode/qrcodetest"
 )
 
 // maxBytes is the byte-mode capacity of version 40 at level Medium.
@@ -46,19 +44,6 @@ var contents = []struct {
 	{"capacity", link(maxBytes)},
 }
 
-func decode(t *testing.T, img image.Image) string {
-	t.Helper()
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := zxqr.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		t.Fatalf("decode: %v", err)
-	}
-	return res.GetText()
-}
-
 func TestPNG(t *testing.T) {
 	for _, tc := range contents {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,7 +58,7 @@ func TestPNG(t *testing.T) {
 			if w, h := img.Bounds().Dx(), img.Bounds().Dy(); w != h || w > 800 || w < 400 {
 				t.Errorf("image is %dx%d, want square near 800", w, h)
 			}
-			if got := decode(t, img); got != tc.content {
+			if got := qrcodetest.Decode(t, img); got != tc.content {
 				t.Errorf("decoded %q, want %q", got, tc.content)
 			}
 		})
@@ -134,7 +119,7 @@ func TestSVG(t *testing.T) {
 			if strings.Contains(svg, "style") {
 				t.Error("SVG uses style, which the page's CSP forbids")
 			}
-			if got := decode(t, rasterise(t, svg, 4)); got != tc.content {
+			if got := qrcodetest.Decode(t, rasterise(t, svg, 4)); got != tc.content {
 				t.Errorf("decoded %q, want %q", got, tc.content)
 			}
 		})

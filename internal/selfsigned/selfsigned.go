@@ -19,14 +19,19 @@ import (
 	"time"
 )
 
+// renewBefore is how long before it expires a certificate is replaced, so
+// that agents that pinned it have a month to trust the new one.
+const renewBefore = 30 * 24 * time.Hour
+
 // Ensure returns the paths of the certificate and key in dir, making them
-// first when they do not exist yet; made reports whether it did.
+// first when they do not exist yet or the certificate expires within
+// renewBefore; made reports whether it did.
 func Ensure(dir string, hosts []string, now time.Time) (certFile, keyFile string, made bool, err error) {
 	certFile = filepath.Join(dir, "cert.pem")
 	keyFile = filepath.Join(dir, "key.pem")
-	if _, err := os.Stat(certFile); err == nil {
+	if notAfter, err := expiry(certFile); err == nil && now.Add(renewBefore).Before(notAfter) {
 		return certFile, keyFile, false, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", "", false, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -43,6 +48,22 @@ func Ensure(dir string, hosts []string, now time.Time) (certFile, keyFile string
 		return "", "", false, err
 	}
 	return certFile, keyFile, true, nil
+}
+
+func expiry(certFile string) (time.Time, error) {
+	b, err := os.ReadFile(certFile)
+	if err != nil {
+		return time.Time{}, err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return time.Time{}, fmt.Errorf("selfsigned: %s holds no PEM certificate", certFile)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("selfsigned: %s: %w", certFile, err)
+	}
+	return cert.NotAfter, nil
 }
 
 func generate(hosts []string, now time.Time) (certPEM, keyPEM []byte, err error) {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -103,7 +104,7 @@ func testEnqueueMessage(t *testing.T, st store.Store) {
 		enqueue(t, tx, newSMS("+41 79 000 00 00", base))
 		return errRollback
 	})
-	if err != errRollback {
+	if !errors.Is(err, errRollback) {
 		t.Fatalf("InTx returned %v", err)
 	}
 	all, err := st.ListMessages(ctx(t), store.MessageFilter{})

@@ -1,20 +1,16 @@
 package portal_test
 
 import (
-	"bytes"
 	"encoding/base64"
 	"html"
-	"image/png"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/makiuchi-d/gozxing"
-	zxingqr "github.com/makiuchi-d/gozxing/qrcode"
-
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/qrcode/qrcodetest"
 	"github.com/portico-mdm/portico/internal/server/servertest"
 	"github.com/portico-mdm/portico/internal/service"
 	"github.com/portico-mdm/portico/internal/store"
@@ -176,19 +172,7 @@ func decodeQR(t *testing.T, b64 string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := png.Decode(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := zxingqr.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		t.Fatalf("the QR code does not decode: %v", err)
-	}
-	return res.GetText()
+	return qrcodetest.DecodePNG(t, raw)
 }
 
 func TestGoSendsAndroidToTheAgent(t *testing.T) {
