@@ -171,15 +171,20 @@ func (s *Service) Run(ctx context.Context) {
 // older than it count for nothing.
 const maxLockout = 24 * time.Hour
 
+// messageRetention is how long delivered (or failed) mail and SMS stay in
+// the outbox for admins to read; their text may hold registration links.
+const messageRetention = 30 * 24 * time.Hour
+
 // Housekeep forgets what no longer matters: expired browser sessions,
-// failed sign-ins older than any lock-out, and registrations whose time ran
-// out.
+// failed sign-ins older than any lock-out, registrations whose time ran
+// out, and delivered messages past their retention.
 func (s *Service) Housekeep(ctx context.Context) error {
 	now := s.clock.Now()
 	return errors.Join(
 		s.store.DeleteExpiredSessions(ctx, now),
 		s.store.DeleteLoginFailuresBefore(ctx, now.Add(-maxLockout)),
 		s.expireRegistrations(ctx),
+		s.store.DeleteFinishedMessages(ctx, now.Add(-messageRetention)),
 	)
 }
 

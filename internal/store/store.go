@@ -200,4 +200,7 @@ type Outbox interface {
 	// ListMessages lists messages newest first.
 	ListMessages(ctx context.Context, f MessageFilter) ([]*portico.Message, error)
 	MessageByID(ctx context.Context, id int64) (*portico.Message, error)
+	// DeleteFinishedMessages deletes the sent and failed messages created
+	// before the time: their text may hold registration links and PINs.
+	DeleteFinishedMessages(ctx context.Context, before time.Time) error
 }

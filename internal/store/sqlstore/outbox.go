@@ -117,3 +117,8 @@ func (c *conn) MessageByID(ctx context.Context, id int64) (*portico.Message, err
 	m, err := scanMessage(c.queryRow(ctx, "SELECT "+messageColumns+" FROM outbox WHERE id = ?", id))
 	return m, notFound(err, "There is no message %d.", id)
 }
+
+func (c *conn) DeleteFinishedMessages(ctx context.Context, before time.Time) error {
+	_, err := c.exec(ctx, "DELETE FROM outbox WHERE status <> ? AND created_at < ?", string(portico.MessagePending), at(before))
+	return err
+}

@@ -279,3 +279,24 @@ func testListMessages(t *testing.T, st store.Store) {
 		})
 	}
 }
+
+func testDeleteFinishedMessages(t *testing.T, st store.Store) {
+	sent := enqueue(t, st, newMail("old-sent@example.com", base))
+	failed := enqueue(t, st, newMail("old-failed@example.com", base))
+	pending := enqueue(t, st, newMail("old-pending@example.com", base))
+	recent := enqueue(t, st, newMail("recent@example.com", base.Add(48*time.Hour)))
+	for _, m := range claim(t, st, []portico.Channel{portico.ChannelMail}, base.Add(72*time.Hour), 10) {
+		switch m.ID {
+		case sent.ID, recent.ID:
+			check(t, st.MarkMessageSent(ctx(t), m, base.Add(72*time.Hour)))
+		case failed.ID:
+			check(t, st.FailMessage(ctx(t), m, "refused"))
+		}
+	}
+	check(t, st.DeleteFinishedMessages(ctx(t), base.Add(24*time.Hour)))
+	left, err := st.ListMessages(ctx(t), store.MessageFilter{})
+	check(t, err)
+	if got := messageIDs(left); len(got) != 2 || !slices.Contains(got, pending.ID) || !slices.Contains(got, recent.ID) {
+		t.Errorf("left %v; want the pending one (%d) and the recent one (%d)", got, pending.ID, recent.ID)
+	}
+}
