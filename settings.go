@@ -47,7 +47,10 @@ type SettingGroup struct {
 var SettingGroups = []SettingGroup{
 	{"helpdesk", "Helpdesk", "Every page of the portal shows this contact, the sign-in page included."},
 	{"security", "Sign-in and sessions", "How long sessions last and when repeated failed sign-ins lock an account."},
+	{"passwords", "Passwords", "What a password must be when a user chooses one, or an admin chooses one for a user. Existing passwords keep working until they are changed."},
 	{"registration", "Registration", "How employees register their devices from the portal, and the steps each platform shows."},
+	{"actions", "Device actions", "How long actions wait for a device, the grace period of a wipe, and notices to users."},
+	{"privacy", "Privacy", "What the company may see of a device, by who owns it."},
 	{"mail", "Mail", "The SMTP server that sends invitations. Without one, mail stays in the outbox (Admin › Outbox) for you to read."},
 	{"sms", "SMS", "The HTTP gateway that sends text messages. Without one, SMS stay in the outbox (Admin › Outbox) for you to read."},
 }
@@ -63,6 +66,9 @@ var Settings = []Setting{
 	{Key: "session.lifetime", Group: "security", Label: "Longest session", Kind: DurationSetting, Default: "12h", Check: duration(5*time.Minute, 30*24*time.Hour)},
 	{Key: "login.max_failures", Group: "security", Label: "Failed sign-ins before lock-out", Kind: NumberSetting, Default: "5", Check: integer(2, 100)},
 	{Key: "login.lockout", Group: "security", Label: "Lock-out after repeated failures", Kind: DurationSetting, Default: "15m", Check: duration(time.Minute, 24*time.Hour)},
+	{Key: "password.min_length", Group: "passwords", Label: "Shortest password", Kind: NumberSetting, Default: "10", Check: integer(8, 128),
+		Help: "Characters; from 8 to 128. Long passwords protect better than complicated ones."},
+	{Key: "password.letters_and_digits", Group: "passwords", Label: "Passwords need letters and digits", Kind: SwitchSetting, Default: "false", Check: boolean},
 	{Key: "registration.pin_enabled", Group: "registration", Label: "Registration with a PIN", Kind: SwitchSetting, Default: "false", Check: boolean,
 		Help: "Users with the role Request registration PIN get a one-time PIN that the device must give."},
 	{Key: "registration.qr_enabled", Group: "registration", Label: "Registration with a QR code", Kind: SwitchSetting, Default: "false", Check: boolean,
@@ -75,6 +81,16 @@ var Settings = []Setting{
 	{Key: "registration.user_may_change_ownership", Group: "registration", Label: "Users may change the ownership of their devices", Kind: SwitchSetting, Default: "false", Check: boolean},
 	{Key: "registration.android_agent_url", Group: "registration", Label: "Store page of the Android device agent", Check: optionalWebURL,
 		Help: "Android devices are sent here after signing in at /go; the registration token goes with them."},
+	{Key: "actions.wipe_grace", Group: "actions", Label: "Grace period before a wipe goes to the device", Kind: DurationSetting, Default: "60s", Check: duration(0, time.Hour),
+		Help: "The user can cancel a wipe during this time; 0s sends it at once."},
+	{Key: "actions.collect_timeout", Group: "actions", Label: "An action no device collected expires after", Kind: DurationSetting, Default: "72h", Check: duration(time.Minute, 90*24*time.Hour)},
+	{Key: "actions.answer_timeout", Group: "actions", Label: "An action a device collected but never answered expires after", Kind: DurationSetting, Default: "1h", Check: duration(time.Minute, 30*24*time.Hour),
+		Help: "A retirement that expires retires the device all the same: it leaves the list."},
+	{Key: "actions.notify_user", Group: "actions", Label: "Email users when their device is locked, wiped or retired", Kind: SwitchSetting, Default: "false", Check: boolean},
+	{Key: "privacy.location_company", Group: "privacy", Label: "Company-owned devices may be located", Kind: SwitchSetting, Default: "true", Check: boolean},
+	{Key: "privacy.location_employee", Group: "privacy", Label: "Employee-owned devices may be located", Kind: SwitchSetting, Default: "false", Check: boolean},
+	{Key: "privacy.map_tiles", Group: "privacy", Label: "Map tiles", Default: "https://tile.openstreetmap.org/{z}/{x}/{y}.png", Check: optionalTileURL,
+		Help: "A web address with {z}, {x} and {y}, for the map beside a located device; empty shows the coordinates only."},
 	{Key: "registration.instructions.ios", Group: "registration", Label: "Steps for iPhone", Kind: LongTextSetting, Check: text(4000), Default: defaultSteps("iPhone", "App Store")},
 	{Key: "registration.instructions.ipados", Group: "registration", Label: "Steps for iPad", Kind: LongTextSetting, Check: text(4000), Default: defaultSteps("iPad", "App Store")},
 	{Key: "registration.instructions.android", Group: "registration", Label: "Steps for Android", Kind: LongTextSetting, Check: text(4000), Default: defaultSteps("Android phone or tablet", "Google Play store")},
@@ -202,6 +218,22 @@ func optionalWebURL(s string) error {
 	}
 	return nil
 }
+
+func optionalTileURL(s string) error {
+	if err := optionalWebURL(s); err != nil {
+		return err
+	}
+	for _, p := range []string{"{z}", "{x}", "{y}"} {
+		if s != "" && !strings.Contains(s, p) {
+			return Errorf(EINVALID, "A map tile address has {z}, {x} and {y} in it.")
+		}
+	}
+	return nil
+}
+
+// MayLocate reports whether the privacy policy lets the company see where
+// a device of this ownership is (SPEC ACT-3, OWN-1).
+func (v SettingValues) MayLocate(o Ownership) bool { return v.Bool("privacy.location_" + string(o)) }
 
 func boolean(s string) error {
 	if s != "true" && s != "false" {

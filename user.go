@@ -102,6 +102,9 @@ type User struct {
 	Disabled  bool      `json:"disabled"`
 	Roles     []Role    `json:"roles"`
 	CreatedAt time.Time `json:"created_at"`
+	// SessionEpoch moves on when the user's password changes: a browser
+	// session signed in under an earlier one has ended (SPEC ACC-1).
+	SessionEpoch int64 `json:"-"`
 }
 
 // HasRole reports whether the user was granted the portal role.

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -23,7 +24,7 @@ func (c *cli) device(ctx context.Context, g globals, args []string) error {
 		return usageError("say `device sim --server URL --platform ios --user U --password P`")
 	}
 	fs := c.flags("device sim")
-	var server, platform, user, password, pin, token, ca string
+	var server, platform, user, password, pin, token, ca, fail, ignore string
 	var count int
 	var every time.Duration
 	env := envDefaults{c: c}
@@ -35,7 +36,9 @@ func (c *cli) device(ctx context.Context, g globals, args []string) error {
 	fs.StringVar(&pin, "pin", c.env("pin", ""), "a registration PIN from the portal, instead of the password (PORTICO_PIN)")
 	fs.StringVar(&token, "token", c.env("token", ""), "the token of a registration link (the t= of /go?t=…), or the whole link (PORTICO_TOKEN)")
 	fs.IntVar(&count, "count", env.int("count", 1), "how many devices to simulate (PORTICO_COUNT)")
-	fs.DurationVar(&every, "every", env.duration("every", 30*time.Second), "check-in interval; 0 registers, checks in once and exits (PORTICO_EVERY)")
+	fs.DurationVar(&every, "every", env.duration("every", 30*time.Second), "check-in interval; meanwhile the devices wait to be woken; 0 registers, checks in once and exits (PORTICO_EVERY)")
+	fs.StringVar(&fail, "fail", c.env("fail", ""), "comma-separated command kinds to answer with a failure, such as lock,wipe (PORTICO_FAIL)")
+	fs.StringVar(&ignore, "ignore", c.env("ignore", ""), "comma-separated command kinds never to answer, so that they expire (PORTICO_IGNORE)")
 	if env.err != nil {
 		return env.err
 	}
@@ -61,19 +64,30 @@ func (c *cli) device(ctx context.Context, g globals, args []string) error {
 	if every < 0 {
 		return usageError("--every cannot be negative")
 	}
-	client, err := trusting(ca)
-	if err != nil {
+	base := sim.Config{
+		Server: server, Platform: p, Username: user, Password: password, PIN: pin, Token: token,
+		// The devices run at once; each line they say must stay whole.
+		Out: &lockedWriter{w: c.stdout},
+	}
+	if base.Fail, err = sim.ParseKinds(fail); err != nil {
+		return usageError("--fail: " + err.Error())
+	}
+	if base.Ignore, err = sim.ParseKinds(ignore); err != nil {
+		return usageError("--ignore: " + err.Error())
+	}
+	if err := base.Validate(); err != nil {
+		return usageError(err.Error())
+	}
+	if base.Client, err = trusting(ca); err != nil {
 		return err
 	}
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
 	devices := make([]*sim.Device, count)
 	for i := range devices {
-		d := sim.New(sim.Config{
-			Server: server, Platform: p, Username: user, Password: password, PIN: pin, Token: token,
-			Client:  client,
-			Details: sim.Profile(p, i, rng),
-		})
+		cfg := base
+		cfg.Details = sim.Profile(p, i, rng)
+		d := sim.New(cfg)
 		if err := d.Register(ctx); err != nil {
 			return fmt.Errorf("registering device %d of %d: %w", i+1, count, err)
 		}
@@ -99,6 +113,18 @@ func (c *cli) device(ctx context.Context, g globals, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// lockedWriter writes one whole Write at a time.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // trusting returns a client that trusts the certificates in the PEM file,

@@ -24,6 +24,7 @@ import (
 	"github.com/portico-mdm/portico/internal/selfsigned"
 	"github.com/portico-mdm/portico/internal/server"
 	"github.com/portico-mdm/portico/internal/service"
+	"github.com/portico-mdm/portico/internal/wake"
 	"github.com/portico-mdm/portico/internal/web"
 )
 
@@ -85,7 +86,15 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 	if url == "" {
 		url = listenURL(ln.Addr(), tlsConfig != nil)
 	}
-	svc := service.New(service.Config{Store: db, Passwords: secret.Default, Log: log, BaseURL: url})
+	// The hub outlives ctx, so that requests still finishing after SIGTERM
+	// can wake devices.
+	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHub()
+	hub, err := wakeHub(hubCtx, g, log)
+	if err != nil {
+		return err
+	}
+	svc := service.New(service.Config{Store: db, Passwords: secret.Default, Log: log, BaseURL: url, Wake: hub})
 	password, err := svc.EnsureAdmin(ctx, "admin", "admin@localhost")
 	if err != nil {
 		return fmt.Errorf("creating the first administrator: %w", err)
@@ -94,13 +103,14 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := server.New(server.Config{
 		Service: svc, Sessions: db, Log: log, TrustedProxies: proxies,
-		TLS: secure(tlsConfig, f.baseURL), MetricsToken: f.metricsToken, Registry: reg,
+		TLS: secure(tlsConfig, f.baseURL), MetricsToken: f.metricsToken, Registry: reg, Wake: hub,
 	})
 	if err != nil {
 		return err
 	}
 
 	httpServer := newHTTPServer(srv, log)
+	httpServer.RegisterOnShutdown(srv.Drain)
 	if tlsConfig != nil {
 		httpServer.TLSConfig = tlsConfig
 		ln = tls.NewListener(ln, tlsConfig)
@@ -144,6 +154,16 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 		err = nil
 	}
 	return err
+}
+
+// wakeHub returns how devices waiting on this instance are woken: through
+// PostgreSQL, so that a command queued on any instance sharing the database
+// wakes them, or in this process alone for SQLite, which one instance owns.
+func wakeHub(ctx context.Context, g globals, log *slog.Logger) (wake.Hub, error) {
+	if !g.postgres() {
+		return wake.NewLocal(), nil
+	}
+	return wake.NewPostgres(ctx, g.db, log)
 }
 
 // tuneGC lets the heap grow to five times its live size between collections,

@@ -6,16 +6,22 @@
 package deviceapi
 
 import (
+	"bytes"
+	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/service"
+	"github.com/portico-mdm/portico/internal/wake"
 	"github.com/portico-mdm/portico/internal/web"
 )
 
@@ -67,13 +73,52 @@ type Command struct {
 	CreatedAt time.Time           `json:"created_at"`
 }
 
+// WaitRequest is the optional body of a wait: how long to wait at most.
+type WaitRequest struct {
+	TimeoutSeconds int `json:"timeout_seconds,omitempty"`
+}
+
+// WaitResponse says whether the device was woken (a command waits: check in
+// now) or the wait timed out.
+type WaitResponse struct {
+	Wake bool `json:"wake"`
+}
+
+// The bounds of a wait. The longest stays under the idle timeouts of
+// common proxies and load balancers.
+const (
+	defaultWait = 30 * time.Second
+	maxWait     = 120 * time.Second
+)
+
+// Queued says whether commands wait for the device in ctx.
+type Queued interface {
+	HasQueuedCommands(ctx context.Context) (bool, error)
+}
+
 // API serves the device API.
 type API struct {
 	svc *service.Service
+	hub wake.Hub
+	// queued is the service, once it can say whether commands wait for a
+	// device; until then a command queued between a device's check-in and
+	// its wait reaches the device when the wait times out.
+	queued   Queued
+	draining chan struct{}
+	drain    sync.Once
 }
 
-// New returns the API over the service.
-func New(svc *service.Service) *API { return &API{svc: svc} }
+// New returns the API over the service; waiting devices are woken through
+// the hub.
+func New(svc *service.Service, hub wake.Hub) *API {
+	q, _ := any(svc).(Queued)
+	return &API{svc: svc, hub: hub, queued: q, draining: make(chan struct{})}
+}
+
+// Drain ends every wait now and every later one at once, so that a
+// graceful shutdown does not wait for them. The devices then check in,
+// with another instance or after the restart.
+func (a *API) Drain() { a.drain.Do(func() { close(a.draining) }) }
 
 // Guard admits requests whose bearer token is an active device's, with that
 // device as the actor; anything else gets a 401 in the API's error format.
@@ -116,6 +161,7 @@ func (a *API) Register(mux *web.Mux) {
 		{"POST " + Prefix + "/register", web.Public, web.JSON(a.register)},
 		{"POST " + Prefix + "/checkin", web.Device, web.JSON(a.checkin)},
 		{"POST " + Prefix + "/commands/{id}/result", web.Device, web.JSON(a.result)},
+		{"POST " + Prefix + "/wait", web.Device, web.JSON(a.wait)},
 		{"GET " + Prefix + "/openapi.yaml", web.Public, http.HandlerFunc(serveOpenAPI)},
 	}
 	known := http.NewServeMux()
@@ -207,6 +253,73 @@ func (a *API) result(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return web.WriteJSON(w, http.StatusOK, c)
+}
+
+// wait holds the request until the device is woken or the timeout passes
+// (SPEC ACT-7): the agent then checks in to collect its commands.
+func (a *API) wait(w http.ResponseWriter, r *http.Request) error {
+	timeout, err := waitTimeout(w, r)
+	if err != nil {
+		return err
+	}
+	d := portico.ActorFromContext(r.Context()).Device
+	// Subscribing before looking at the queue leaves no moment in which a
+	// command could be queued unseen.
+	woken, stop := a.hub.Subscribe(d.ID)
+	defer stop()
+	if a.queued != nil {
+		pending, err := a.queued.HasQueuedCommands(r.Context())
+		if err != nil {
+			return err
+		}
+		if pending {
+			return web.WriteJSON(w, http.StatusOK, WaitResponse{Wake: true})
+		}
+	}
+	// The answer must get out after the wait, whatever write timeout the
+	// server has. A writer that cannot set deadlines has none to lift.
+	if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + 10*time.Second)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	var res WaitResponse
+	select {
+	case <-woken:
+		res.Wake = true
+	case <-timer.C:
+	case <-a.draining:
+	case <-r.Context().Done():
+		return nil // the device hung up: no one reads an answer
+	}
+	return web.WriteJSON(w, http.StatusOK, res)
+}
+
+// waitTimeout reads the optional body of a wait.
+func waitTimeout(w http.ResponseWriter, r *http.Request) (time.Duration, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<10))
+	if err != nil {
+		return 0, portico.Errorf(portico.EINVALID, "The request body is larger than 1 KiB.")
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return defaultWait, nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	// A pointer tells a missing timeout, which takes the default, from 0.
+	var req struct {
+		TimeoutSeconds *int `json:"timeout_seconds"`
+	}
+	if err := web.DecodeJSON(w, r, 1<<10, &req); err != nil {
+		return 0, err
+	}
+	switch s := req.TimeoutSeconds; {
+	case s == nil:
+		return defaultWait, nil
+	case *s < 1 || *s > int(maxWait/time.Second):
+		return 0, portico.Errorf(portico.EINVALID, "timeout_seconds is from 1 to %d, not %d.", int(maxWait/time.Second), *s)
+	default:
+		return time.Duration(*s) * time.Second, nil
+	}
 }
 
 func serveOpenAPI(w http.ResponseWriter, r *http.Request) {

@@ -1,12 +1,14 @@
 package deviceapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/deviceapi"
@@ -102,7 +104,7 @@ func TestRegisterCheckinAndReportResult(t *testing.T) {
 	}
 
 	res, b := call(t, e, "POST", "/commands/"+strconv.FormatInt(locate.ID, 10)+"/result", reg.DeviceToken,
-		`{"status":"done","message":"Located.","data":{"latitude":52.52,"longitude":13.405}}`)
+		`{"status":"done","message":"Located.","data":{"latitude":52.52,"longitude":13.405,"accuracy_m":10,"at":"2026-03-02T09:00:00Z"}}`)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("reporting a result: status %d: %s", res.StatusCode, b)
 	}
@@ -281,5 +283,89 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		if !strings.Contains(doc, want) {
 			t.Errorf("the document lacks %s", want)
 		}
+	}
+}
+
+func TestWait(t *testing.T) {
+	e := servertest.New(t)
+	e.AddUser("alice", false)
+	alice := register(t, e, "alice")
+	e.AddUser("bob", false)
+	bob := register(t, e, "bob")
+
+	tests := []struct {
+		name, token, body string
+		// publish is the device woken while the request waits; 0 wakes none.
+		publish int64
+		status  int
+		wake    bool
+		// within and atLeast bound how long the answer takes.
+		within, atLeast time.Duration
+		message         string
+	}{
+		{"woken", alice.DeviceToken, `{"timeout_seconds":20}`, alice.DeviceID, 200, true, 5 * time.Second, 0, ""},
+		{"woken, with no body and the default timeout", alice.DeviceToken, "", alice.DeviceID, 200, true, 5 * time.Second, 0, ""},
+		{"timed out", alice.DeviceToken, `{"timeout_seconds":1}`, 0, 200, false, 5 * time.Second, time.Second, ""},
+		{"another device is woken", alice.DeviceToken, `{"timeout_seconds":1}`, bob.DeviceID, 200, false, 5 * time.Second, time.Second, ""},
+		{"wrong token", "not-a-token", `{"timeout_seconds":1}`, 0, 401, false, time.Second, 0, "not valid"},
+		{"no token", "", "", 0, 401, false, time.Second, 0, "device token is required"},
+		{"timeout zero", alice.DeviceToken, `{"timeout_seconds":0}`, 0, 400, false, time.Second, 0, "timeout_seconds is from 1 to 120, not 0."},
+		{"timeout too long", alice.DeviceToken, `{"timeout_seconds":121}`, 0, 400, false, time.Second, 0, "from 1 to 120"},
+		{"timeout not a number", alice.DeviceToken, `{"timeout_seconds":"soon"}`, 0, 400, false, time.Second, 0, "not valid JSON"},
+		{"unknown field", alice.DeviceToken, `{"timeout":5}`, 0, 400, false, time.Second, 0, "unknown field"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.publish != 0 {
+				// Publish until the answer arrives: the request may not have
+				// subscribed yet when the first wake-up goes out.
+				done := make(chan struct{})
+				defer close(done)
+				go func() {
+					for {
+						select {
+						case <-done:
+							return
+						case <-time.After(100 * time.Millisecond):
+							e.Wake.Publish(context.Background(), tt.publish)
+						}
+					}
+				}()
+			}
+			start := time.Now()
+			res, b := call(t, e, "POST", "/wait", tt.token, tt.body)
+			took := time.Since(start)
+			if res.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", res.StatusCode, tt.status, b)
+			}
+			if took > tt.within || took < tt.atLeast {
+				t.Errorf("answered after %s, want from %s to %s", took, tt.atLeast, tt.within)
+			}
+			if tt.status != http.StatusOK {
+				if !strings.Contains(string(b), tt.message) {
+					t.Errorf("answer %s, want the message %q", b, tt.message)
+				}
+				return
+			}
+			if got := decode[deviceapi.WaitResponse](t, b); got.Wake != tt.wake || !strings.Contains(string(b), `"wake":`) {
+				t.Errorf("answer %s, want wake %v", b, tt.wake)
+			}
+		})
+	}
+}
+
+// A graceful shutdown ends the waits at once instead of waiting for them.
+func TestDrainEndsWaits(t *testing.T) {
+	e := servertest.New(t)
+	e.AddUser("alice", false)
+	alice := register(t, e, "alice")
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		e.Server.Drain()
+	}()
+	start := time.Now()
+	res, b := call(t, e, "POST", "/wait", alice.DeviceToken, `{"timeout_seconds":60}`)
+	if res.StatusCode != http.StatusOK || decode[deviceapi.WaitResponse](t, b).Wake || time.Since(start) > 10*time.Second {
+		t.Errorf("a draining server answered %d %s after %s, want wake false at once", res.StatusCode, b, time.Since(start))
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/portico-mdm/portico/internal/deviceapi"
 	"github.com/portico-mdm/portico/internal/service"
 	"github.com/portico-mdm/portico/internal/store"
+	"github.com/portico-mdm/portico/internal/wake"
 	"github.com/portico-mdm/portico/internal/web"
 	"github.com/portico-mdm/portico/internal/web/admin"
 	"github.com/portico-mdm/portico/internal/web/portal"
@@ -41,12 +42,16 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Clock is what pages measure "2 hours ago" from; nil is the wall clock.
 	Clock portico.Clock
+	// Wake wakes the devices waiting in the device API; nil wakes those of
+	// this process only, which is enough for a single instance.
+	Wake wake.Hub
 }
 
 // Server is Portico's HTTP handler.
 type Server struct {
 	mux     *web.Mux
 	handler http.Handler
+	devices *deviceapi.API
 }
 
 // New builds the server. It fails only when a template does not parse or a
@@ -58,12 +63,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
+	if cfg.Wake == nil {
+		cfg.Wake = wake.NewLocal()
+	}
 	renderer, err := ui.New(cfg.Service, cfg.Clock)
 	if err != nil {
 		return nil, err
 	}
 	sessions := web.NewSessions(cfg.Sessions, cfg.Service, cfg.Service, renderer.ErrorPage, cfg.TLS)
-	devices := deviceapi.New(cfg.Service)
+	devices := deviceapi.New(cfg.Service, cfg.Wake)
 
 	guards := sessions.Guards()
 	guards[web.Device] = devices.Guard()
@@ -96,10 +104,14 @@ func New(cfg Config) (*Server, error) {
 		m.instrument,
 		web.SecurityHeaders(cfg.TLS),
 	)
-	return &Server{mux: mux, handler: handler}, nil
+	return &Server{mux: mux, handler: handler, devices: devices}, nil
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Drain ends the devices' waits, which would otherwise hold a graceful
+// shutdown for up to their timeout; give it to http.Server.RegisterOnShutdown.
+func (s *Server) Drain() { s.devices.Drain() }
 
 // Routes lists every route with who may call it.
 func (s *Server) Routes() []web.Route { return s.mux.Routes() }

@@ -183,10 +183,11 @@ func plural(n int, unit string) string {
 }
 
 // SessionUser returns the user a browser session belongs to, refusing one
-// who was disabled or deleted since signing in.
-func (s *Service) SessionUser(ctx context.Context, userID int64) (*portico.User, error) {
+// who was disabled or deleted since signing in, or whose password changed
+// since: epoch is the user's session epoch when the session signed in.
+func (s *Service) SessionUser(ctx context.Context, userID, epoch int64) (*portico.User, error) {
 	u, err := s.store.UserByID(ctx, userID)
-	if portico.ErrorCode(err) == portico.ENOTFOUND || (err == nil && u.Disabled) {
+	if portico.ErrorCode(err) == portico.ENOTFOUND || (err == nil && (u.Disabled || u.SessionEpoch != epoch)) {
 		return nil, portico.Errorf(portico.EUNAUTHENTICATED, "Your session has ended. Please sign in again.")
 	}
 	return u, err

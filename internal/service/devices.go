@@ -10,17 +10,22 @@ import (
 	"github.com/portico-mdm/portico/internal/store"
 )
 
-// MyDevices lists the signed-in user's devices. A pending device whose
-// registration can no longer complete is left out, even before
-// housekeeping removes it.
+// MyDevices lists the signed-in user's devices but the retired ones. A
+// pending device whose registration can no longer complete is left out,
+// even before housekeeping removes it.
 func (s *Service) MyDevices(ctx context.Context) ([]*portico.Device, error) {
 	u, err := signedInUser(ctx)
 	if err != nil {
 		return nil, err
 	}
 	devices, err := s.store.ListDevices(ctx, store.DeviceFilter{UserID: u.ID})
-	if err != nil || !slices.ContainsFunc(devices, func(d *portico.Device) bool { return d.Status == portico.StatusPending }) {
-		return devices, err
+	if err != nil {
+		return nil, err
+	}
+	// A retired device has left the company's management (SPEC ACT-5).
+	devices = slices.DeleteFunc(devices, func(d *portico.Device) bool { return d.Status == portico.StatusRetired })
+	if !slices.ContainsFunc(devices, func(d *portico.Device) bool { return d.Status == portico.StatusPending }) {
+		return devices, nil
 	}
 	open, err := s.MyInvitations(ctx)
 	if err != nil {
@@ -184,7 +189,9 @@ func (s *Service) Checkin(ctx context.Context, details portico.DeviceDetails) ([
 	return s.store.TakeCommands(ctx, d.ID, now)
 }
 
-// ReportResult records the device's answer to a command it was sent.
+// ReportResult records the device's answer to a command it was sent, and
+// what the answer means for the device (a confirmed wipe or retirement
+// ends it).
 func (s *Service) ReportResult(ctx context.Context, commandID int64, r portico.CommandResult) (*portico.Command, error) {
 	d, err := signedInDevice(ctx)
 	if err != nil {
@@ -193,9 +200,20 @@ func (s *Service) ReportResult(ctx context.Context, commandID int64, r portico.C
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	var c *portico.Command
+	c, err := s.store.CommandByID(ctx, commandID)
+	if portico.ErrorCode(err) == portico.ENOTFOUND || (err == nil && c.DeviceID != d.ID) {
+		return nil, portico.Errorf(portico.ENOTFOUND, "This device has no command %d.", commandID)
+	} else if err != nil {
+		return nil, err
+	}
+	if err := checkResultData(c.Kind, r); err != nil {
+		return nil, err
+	}
 	err = s.store.InTx(ctx, func(st store.Store) error {
 		if c, err = st.FinishCommand(ctx, d.ID, commandID, r, s.clock.Now()); err != nil {
+			return err
+		}
+		if err := finishEffects(ctx, st, c); err != nil {
 			return err
 		}
 		result := portico.ResultOK
@@ -210,12 +228,28 @@ func (s *Service) ReportResult(ctx context.Context, commandID int64, r portico.C
 	return c, err
 }
 
-// Commands lists a device's commands, newest first, to its owner or an admin.
+// Commands lists a device's commands, newest first, to its owner or an
+// admin. Locations are left out where the privacy policy, for the device's
+// ownership now, does not allow them.
 func (s *Service) Commands(ctx context.Context, deviceID int64) ([]*portico.Command, error) {
-	if _, err := s.Device(ctx, deviceID); err != nil {
+	d, err := s.Device(ctx, deviceID)
+	if err != nil {
 		return nil, err
 	}
-	return s.store.ListCommands(ctx, deviceID)
+	v, err := s.store.SettingValues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cmds, err := s.store.ListCommands(ctx, deviceID)
+	if err != nil || v.MayLocate(d.Ownership) {
+		return cmds, err
+	}
+	for _, c := range cmds {
+		if c.Kind == portico.CommandLocate {
+			c.Data = nil
+		}
+	}
+	return cmds, nil
 }
 
 // SeedDevices stores many devices straight away, with tokens the caller

@@ -15,6 +15,7 @@ import (
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/store"
+	"github.com/portico-mdm/portico/internal/wake"
 )
 
 // Config is what a Service is built from.
@@ -28,6 +29,9 @@ type Config struct {
 	// BaseURL is where people and devices reach Portico, ending in "/": the
 	// registration links in invitations start with it.
 	BaseURL string
+	// Wake tells a waiting device that a command is queued for it; nil
+	// leaves devices to find their commands at their next check-in.
+	Wake wake.Hub
 }
 
 // Service is Portico's business logic.
@@ -37,6 +41,7 @@ type Service struct {
 	passwords secret.Params
 	log       *slog.Logger
 	baseURL   string
+	wake      wake.Hub
 	seen      *checkinBatch
 	// dummyHash keeps a failed look-up as slow as a wrong password, so the
 	// time a login takes does not tell whether the user exists.
@@ -61,6 +66,7 @@ func New(cfg Config) *Service {
 		passwords: cfg.Passwords,
 		log:       cfg.Log,
 		baseURL:   strings.TrimSuffix(cfg.BaseURL, "/") + "/",
+		wake:      cfg.Wake,
 		seen:      &checkinBatch{every: cfg.CheckinFlush, pending: map[int64]time.Time{}},
 		dummyHash: cfg.Passwords.HashPassword("portico-dummy-password"),
 	}
@@ -152,7 +158,8 @@ func (b *checkinBatch) take() map[int64]time.Time {
 	return p
 }
 
-// Run writes batched check-in times until ctx ends, then writes the rest.
+// Run writes batched check-in times, and releases and expires commands,
+// until ctx ends; then it writes the remaining check-in times.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.seen.every)
 	defer t.Stop()
@@ -163,6 +170,9 @@ func (s *Service) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			s.Flush(ctx)
+			if err := s.AdvanceCommands(ctx); err != nil && ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "advancing commands", "err", err)
+			}
 		}
 	}
 }

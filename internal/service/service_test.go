@@ -151,10 +151,10 @@ func TestLoginAddressLockOut(t *testing.T) {
 func TestDisabledUserCannotSignIn(t *testing.T) {
 	e := newEnv(t)
 	u := e.addUser(t, "alice", false)
-	if _, err := e.svc.SessionUser(context.Background(), u.ID); err != nil {
+	if _, err := e.svc.SessionUser(context.Background(), u.ID, u.SessionEpoch); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.SessionUser(context.Background(), 9999); portico.ErrorCode(err) != portico.EUNAUTHENTICATED {
+	if _, err := e.svc.SessionUser(context.Background(), 9999, 0); portico.ErrorCode(err) != portico.EUNAUTHENTICATED {
 		t.Errorf("a session of a deleted user: %v", err)
 	}
 }

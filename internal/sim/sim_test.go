@@ -220,14 +220,7 @@ func TestCheckinCarriesOutCommands(t *testing.T) {
 			s.mu.Lock()
 			res := s.results["/api/device/v1/commands/"+itoa(queued[1].ID)+"/result"]
 			s.mu.Unlock()
-			var loc sim.Location
-			if err := json.Unmarshal(res.Data, &loc); err != nil {
-				t.Fatalf("locate answered %s: %v", res.Data, err)
-			}
-			if loc.Latitude < -90 || loc.Latitude > 90 || loc.Longitude < -180 || loc.Longitude > 180 ||
-				(loc.Latitude == 0 && loc.Longitude == 0) || time.Since(loc.LocatedAt) > time.Minute || loc.AccuracyM <= 0 {
-				t.Errorf("location %+v", loc)
-			}
+			checkLocation(t, res.Data)
 		})
 	}
 }
@@ -307,3 +300,243 @@ func TestRunEndsWithItsContext(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// checkLocation checks that data is a location a phone could report now.
+func checkLocation(t *testing.T, data json.RawMessage) portico.Location {
+	t.Helper()
+	var loc portico.Location
+	if err := json.Unmarshal(data, &loc); err != nil {
+		t.Fatalf("locate answered %s: %v", data, err)
+	}
+	if err := loc.Validate(); err != nil || (loc.Latitude == 0 && loc.Longitude == 0) || time.Since(loc.At) > time.Minute || loc.Accuracy <= 0 {
+		t.Errorf("location %+v (%v)", loc, err)
+	}
+	return loc
+}
+
+// running is a simulated device in Run, checking in once an hour so that
+// only wake-ups make it collect commands within a test.
+type running struct {
+	*sim.Device
+	cancel context.CancelFunc
+	ended  chan error
+}
+
+func (s *server) run(t *testing.T, cfg sim.Config) *running {
+	t.Helper()
+	cfg.Server, cfg.Username, cfg.Password = s.ts.URL, "alice", servertest.Password("alice")
+	cfg.Platform, cfg.Details = portico.PlatformAndroid, sim.Profile(portico.PlatformAndroid, 0, rand.New(rand.NewPCG(5, 6)))
+	d := sim.New(cfg)
+	if err := d.Register(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{Device: d, cancel: cancel, ended: make(chan error, 1)}
+	go func() { r.ended <- d.Run(ctx, time.Hour) }()
+	t.Cleanup(func() {
+		cancel()
+		<-r.ended
+	})
+	return r
+}
+
+// wakeUntil wakes the device until done holds, which must happen within a
+// few seconds. It wakes more than once because the first wake-up may come
+// before the device waits.
+func (s *server) wakeUntil(t *testing.T, deviceID int64, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Fatal("the device did not act on its wake-up within 5 seconds")
+		}
+		s.Wake.Publish(context.Background(), deviceID)
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestRunCarriesOutEveryCommandWhenWoken(t *testing.T) {
+	s := newServer(t)
+	tests := []struct {
+		kind         portico.CommandKind
+		fail, ignore bool
+		status       portico.CommandStatus
+		message      string
+		// stops says whether the agent is gone afterwards.
+		stops bool
+	}{
+		{portico.CommandLock, false, false, portico.CommandDone, "Locked.", false},
+		{portico.CommandUnlock, false, false, portico.CommandDone, "Passcode cleared.", false},
+		{portico.CommandLocate, false, false, portico.CommandDone, "Located.", false},
+		{portico.CommandCheckin, false, false, portico.CommandDone, "Checked in with fresh details.", false},
+		{portico.CommandWipe, false, false, portico.CommandDone, "Erasing all content and settings.", true},
+		{portico.CommandRetire, false, false, portico.CommandDone, "Unregistered: managed profiles, apps and certificates removed; personal data kept.", true},
+		{portico.CommandLock, true, false, portico.CommandFailed, "Simulated failure: the user declined.", false},
+		{portico.CommandLocate, true, false, portico.CommandFailed, "Simulated failure: the user declined.", false},
+		{portico.CommandWipe, true, false, portico.CommandFailed, "Simulated failure: the user declined.", false},
+		{portico.CommandUnlock, false, true, portico.CommandSent, "", false},
+		{portico.CommandWipe, false, true, portico.CommandSent, "", false},
+	}
+	for _, tt := range tests {
+		name := string(tt.kind)
+		cfg := sim.Config{}
+		switch {
+		case tt.fail:
+			name += ", failing"
+			cfg.Fail = map[portico.CommandKind]bool{tt.kind: true}
+		case tt.ignore:
+			name += ", ignoring"
+			cfg.Ignore = map[portico.CommandKind]bool{tt.kind: true}
+		}
+		t.Run(name, func(t *testing.T) {
+			var out syncBuffer
+			cfg.Out = &out
+			d := s.run(t, cfg)
+			queued := deviceapitest.Queue(t, s.Env, d.ID(), tt.kind)
+			s.wakeUntil(t, d.ID(), func() bool { return deviceapitest.Status(t, s.Env, queued) != portico.CommandQueued })
+			if tt.status != portico.CommandSent {
+				s.wakeUntil(t, d.ID(), func() bool { return deviceapitest.Status(t, s.Env, queued) != portico.CommandSent })
+			} else {
+				time.Sleep(200 * time.Millisecond) // time to answer, if it would
+			}
+			c := deviceapitest.Command(t, s.Env, queued)
+			if c.Status != tt.status || c.Result != tt.message {
+				t.Errorf("the command is %s with %q, want %s with %q", c.Status, c.Result, tt.status, tt.message)
+			}
+			if tt.kind == portico.CommandLocate && tt.status == portico.CommandDone {
+				s.mu.Lock()
+				sent := s.results["/api/device/v1/commands/"+itoa(c.ID)+"/result"]
+				s.mu.Unlock()
+				checkLocation(t, sent.Data)
+				// The store keeps the data once it has a place for it.
+				if len(c.Data) > 0 {
+					if loc, ok := c.Location(); !ok || loc != checkLocation(t, sent.Data) {
+						t.Errorf("the stored location %s differs from the one sent, %s", c.Data, sent.Data)
+					}
+				}
+			}
+
+			select {
+			case err := <-d.ended:
+				if !tt.stops || err != nil {
+					t.Errorf("Run ended with %v", err)
+				}
+				d.ended <- err // for the cleanup
+			case <-time.After(200 * time.Millisecond):
+				if tt.stops {
+					t.Errorf("Run goes on after a %s", tt.kind)
+				}
+			}
+			if d.Gone() != tt.stops {
+				t.Errorf("Gone is %v", d.Gone())
+			}
+			wantSaid := string(tt.kind) + " command " + itoa(c.ID) + " " + string(tt.status)
+			if tt.ignore {
+				wantSaid = "ignores " + string(tt.kind) + " command " + itoa(c.ID)
+			}
+			if said := out.String(); !strings.Contains(said, wantSaid) || tt.stops != strings.Contains(said, "the agent stops") {
+				t.Errorf("the device said %q, want %q", said, wantSaid)
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer that the device's goroutine and the test
+// may use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func TestLocateMovesALittle(t *testing.T) {
+	s := newServer(t)
+	d := s.device(portico.PlatformIOS, servertest.Password("alice"))
+	if err := d.Register(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var fixes []portico.Location
+	for range 3 {
+		c := deviceapitest.Queue(t, s.Env, d.ID(), portico.CommandLocate)
+		if _, err := d.Checkin(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		s.mu.Lock()
+		data := s.results["/api/device/v1/commands/"+itoa(c.ID)+"/result"].Data
+		s.mu.Unlock()
+		fixes = append(fixes, checkLocation(t, data))
+	}
+	for i := 1; i < len(fixes); i++ {
+		dLat, dLon := fixes[i].Latitude-fixes[i-1].Latitude, fixes[i].Longitude-fixes[i-1].Longitude
+		// 0.001 degrees is about 100 metres.
+		if (dLat == 0 && dLon == 0) || dLat > 0.001 || dLat < -0.001 || dLon > 0.001 || dLon < -0.001 {
+			t.Errorf("fix %d moved by %f, %f degrees; want a few metres", i, dLat, dLon)
+		}
+	}
+}
+
+// After a wipe the agent is gone: it neither runs nor checks in again.
+func TestWipedDeviceIsGone(t *testing.T) {
+	s := newServer(t)
+	d := s.device(portico.PlatformIOS, servertest.Password("alice"))
+	if err := d.Register(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wipe := deviceapitest.Queue(t, s.Env, d.ID(), portico.CommandWipe)
+	lock := deviceapitest.Queue(t, s.Env, d.ID(), portico.CommandLock)
+	done, err := d.Checkin(context.Background())
+	if err != nil || len(done) != 1 || done[0].ID != wipe.ID {
+		t.Fatalf("carried out %+v (%v), want the wipe alone", done, err)
+	}
+	if s := deviceapitest.Status(t, s.Env, lock); s != portico.CommandSent {
+		t.Errorf("the lock after the wipe is %s, want sent and never answered", s)
+	}
+	if _, err := d.Checkin(context.Background()); err == nil || !strings.Contains(err.Error(), "wiped") {
+		t.Errorf("a wiped device checked in: %v", err)
+	}
+	if err := d.Run(context.Background(), time.Hour); err != nil {
+		t.Errorf("Run of a wiped device: %v, want nil", err)
+	}
+}
+
+func TestFailAndIgnoreAreValidated(t *testing.T) {
+	tests := []struct {
+		name, fail, ignore string
+		err                string
+	}{
+		{"none", "", "", ""},
+		{"some of each", "lock, wipe", "locate,retire,", ""},
+		{"every kind", "lock,unlock,locate,wipe,retire,checkin", "", ""},
+		{"an unknown kind", "lock,selfdestruct", "", `"selfdestruct" is not an action`},
+		{"an unknown kind to ignore", "", "Lock", `"Lock" is not an action`},
+		{"both", "lock,wipe", "wipe", "wipe commands cannot be both failed and ignored"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fail, errFail := sim.ParseKinds(tt.fail)
+			ignore, errIgnore := sim.ParseKinds(tt.ignore)
+			err := errors.Join(errFail, errIgnore)
+			if err == nil {
+				err = sim.Config{Fail: fail, Ignore: ignore}.Validate()
+			}
+			if (tt.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+				t.Errorf("error %v, want %q", err, tt.err)
+			}
+		})
+	}
+	err := sim.Config{Fail: map[portico.CommandKind]bool{"selfdestruct": true}}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "the actions are lock, unlock") {
+		t.Errorf("Validate let an unknown kind through: %v", err)
+	}
+}

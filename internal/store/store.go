@@ -43,6 +43,13 @@ type Users interface {
 	// PasswordHash returns the user's argon2id PHC string.
 	PasswordHash(ctx context.Context, userID int64) (string, error)
 	SetPasswordHash(ctx context.Context, userID int64, hash string) error
+	// UpdateUser stores u's name and email address; ECONFLICT when another
+	// user has that email address, in any case.
+	UpdateUser(ctx context.Context, u *portico.User) error
+	// EndUserSessions moves the user's session epoch on, which ends every
+	// browser session signed in under an earlier one, and returns the new
+	// epoch.
+	EndUserSessions(ctx context.Context, userID int64) (int64, error)
 	ListUsers(ctx context.Context) ([]*portico.User, error)
 	SetUserRoles(ctx context.Context, userID int64, roles []portico.Role) error
 	CountAdmins(ctx context.Context) (int, error)
@@ -88,6 +95,11 @@ type Devices interface {
 	// DeletePendingDevice removes a device whose registration never
 	// completed; ECONFLICT if it is not pending.
 	DeletePendingDevice(ctx context.Context, id int64) error
+	// EndDevice marks an active device wiped or retired and revokes its
+	// credentials, so its token stops working at once; ECONFLICT if it is
+	// not active.
+	EndDevice(ctx context.Context, id int64, status portico.DeviceStatus) error
+	SetOwnership(ctx context.Context, id int64, o portico.Ownership) error
 }
 
 // Invitations holds registrations in progress (SPEC REG-1..REG-6). Every
@@ -129,6 +141,21 @@ type Commands interface {
 	// waiting for an answer.
 	FinishCommand(ctx context.Context, deviceID, commandID int64, r portico.CommandResult, at time.Time) (*portico.Command, error)
 	ListCommands(ctx context.Context, deviceID int64) ([]*portico.Command, error)
+	CommandByID(ctx context.Context, id int64) (*portico.Command, error)
+	HasQueuedCommands(ctx context.Context, deviceID int64) (bool, error)
+	// OpenCommand returns the device's oldest command of the kind that is
+	// held, queued or sent, or ENOTFOUND.
+	OpenCommand(ctx context.Context, deviceID int64, kind portico.CommandKind) (*portico.Command, error)
+	// CancelCommand cancels a held or queued command; ECONFLICT once it was
+	// sent or ended.
+	CancelCommand(ctx context.Context, id int64, at time.Time) (*portico.Command, error)
+	// ReleaseCommands queues the held commands whose release time came, and
+	// returns them.
+	ReleaseCommands(ctx context.Context, now time.Time) ([]*portico.Command, error)
+	// ExpireCommands ends the queued commands no device collected since
+	// queuedBefore and the sent ones no device answered since sentBefore,
+	// and returns them.
+	ExpireCommands(ctx context.Context, queuedBefore, sentBefore, now time.Time) ([]*portico.Command, error)
 }
 
 // AuditFilter narrows ListAudit; the zero value lists the newest entries.

@@ -16,9 +16,11 @@ import (
 	"github.com/portico-mdm/portico/internal/store"
 )
 
-// UserLoader finds the user behind a session.
+// UserLoader finds the user behind a session: epoch is the user's session
+// epoch when the session signed in, which the loader refuses once the user
+// moved it on.
 type UserLoader interface {
-	SessionUser(ctx context.Context, userID int64) (*portico.User, error)
+	SessionUser(ctx context.Context, userID, epoch int64) (*portico.User, error)
 }
 
 // ErrorPage shows an error to a person in a browser.
@@ -48,6 +50,7 @@ type Sessions struct {
 
 const (
 	sessionUserKey  = "user_id"
+	sessionEpochKey = "session_epoch"
 	sessionFlashKey = "flash"
 )
 
@@ -106,13 +109,14 @@ func manager(ctx context.Context) *scs.SessionManager {
 	return ctx.Value(managerKey{}).(*scs.SessionManager)
 }
 
-// SignIn binds the session to the user under a new token, so a token known
-// before sign-in is worthless after it.
+// SignIn binds the session to the user and the user's session epoch under
+// a new token, so a token known before sign-in is worthless after it.
 func (s *Sessions) SignIn(ctx context.Context, u *portico.User) error {
 	if err := manager(ctx).RenewToken(ctx); err != nil {
 		return err
 	}
 	manager(ctx).Put(ctx, sessionUserKey, u.ID)
+	manager(ctx).Put(ctx, sessionEpochKey, u.SessionEpoch)
 	return nil
 }
 
@@ -162,7 +166,7 @@ func (s *Sessions) requireUser(next http.Handler, check func(*portico.User) erro
 		var u *portico.User
 		var err error = portico.Errorf(portico.EUNAUTHENTICATED, "Please sign in.")
 		if id != 0 {
-			u, err = s.users.SessionUser(ctx, id)
+			u, err = s.users.SessionUser(ctx, id, manager(ctx).GetInt64(ctx, sessionEpochKey))
 		}
 		if err != nil {
 			if portico.ErrorCode(err) == portico.EUNAUTHENTICATED && (r.Method == http.MethodGet || r.Method == http.MethodHead) {

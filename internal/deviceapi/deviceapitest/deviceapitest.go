@@ -27,15 +27,21 @@ func Queue(t testing.TB, e *servertest.Env, deviceID int64, kind portico.Command
 // Status is where the command now is.
 func Status(t testing.TB, e *servertest.Env, c *portico.Command) portico.CommandStatus {
 	t.Helper()
+	return Command(t, e, c).Status
+}
+
+// Command is the command as it now stands.
+func Command(t testing.TB, e *servertest.Env, c *portico.Command) *portico.Command {
+	t.Helper()
 	cmds, err := e.Service.Commands(e.Op, c.DeviceID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, got := range cmds {
 		if got.ID == c.ID {
-			return got.Status
+			return got
 		}
 	}
 	t.Fatalf("device %d has no command %d", c.DeviceID, c.ID)
-	return ""
+	return nil
 }

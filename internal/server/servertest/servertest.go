@@ -21,6 +21,7 @@ import (
 	"github.com/portico-mdm/portico/internal/server"
 	"github.com/portico-mdm/portico/internal/service"
 	"github.com/portico-mdm/portico/internal/store/sqlstore"
+	"github.com/portico-mdm/portico/internal/wake"
 )
 
 // MetricsToken is the bearer token the test server accepts for /metrics.
@@ -45,6 +46,8 @@ type Env struct {
 	Service *service.Service
 	Store   *sqlstore.DB
 	Clock   *Clock
+	// Wake wakes the devices waiting in the device API.
+	Wake *wake.Local
 	// Op acts as the operator at the command line.
 	Op context.Context
 }
@@ -67,10 +70,11 @@ func New(t *testing.T) *Env {
 	t.Cleanup(ts.Close)
 	base := "http://" + ts.Listener.Addr().String() + "/"
 	clock := &Clock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Clock: clock, BaseURL: base})
+	hub := wake.NewLocal()
+	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Clock: clock, BaseURL: base, Wake: hub})
 	srv, err := server.New(server.Config{
 		Service: svc, Sessions: db, Registry: prometheus.NewRegistry(),
-		MetricsToken: MetricsToken, Clock: clock,
+		MetricsToken: MetricsToken, Clock: clock, Wake: hub,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +82,7 @@ func New(t *testing.T) *Env {
 	ts.Config.Handler = srv
 	ts.Start()
 	return &Env{
-		t: t, Server: srv, URL: ts.URL, Service: svc, Store: db, Clock: clock,
+		t: t, Server: srv, URL: ts.URL, Service: svc, Store: db, Clock: clock, Wake: hub,
 		Op: portico.NewContextWithActor(ctx, portico.Actor{System: true, Source: "test"}),
 	}
 }

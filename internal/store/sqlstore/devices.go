@@ -186,3 +186,19 @@ func (c *conn) TouchDevices(ctx context.Context, seen map[int64]time.Time) error
 			func(i int, args []any) []any { return append(args, ids[i], at(seen[ids[i]])) })
 	})
 }
+
+func (c *conn) EndDevice(ctx context.Context, id int64, status portico.DeviceStatus) error {
+	return c.tx(ctx, func(t *conn) error {
+		res, err := t.exec(ctx, "UPDATE devices SET status = ? WHERE id = ? AND status = ?", string(status), id, string(portico.StatusActive))
+		if err := t.only(ctx, res, err, "devices", "device", id, "active"); err != nil {
+			return err
+		}
+		_, err = t.exec(ctx, "UPDATE device_credentials SET revoked = ? WHERE device_id = ?", true, id)
+		return err
+	})
+}
+
+func (c *conn) SetOwnership(ctx context.Context, id int64, o portico.Ownership) error {
+	res, err := c.exec(ctx, "UPDATE devices SET ownership = ? WHERE id = ?", string(o), id)
+	return mustAffect(res, err, "There is no device %d.", id)
+}

@@ -59,19 +59,19 @@ func (c *conn) RecordPINFailure(ctx context.Context, id int64) (int, error) {
 func (c *conn) RenewInvitation(ctx context.Context, inv *portico.Invitation, tokenHash []byte, pinHash string) error {
 	res, err := c.exec(ctx, `UPDATE invitations SET token_hash = ?, pin_hash = ?, pin_attempts = 0, expires_at = ?, pin_expires_at = ?
 		WHERE id = ? AND status = ?`, tokenHash, pinHash, at(inv.ExpiresAt), optionalAt(inv.PINExpiresAt), inv.ID, string(portico.InvitationPending))
-	return c.pendingOnly(ctx, res, refused(err, "This registration token is already in use.", ""), "invitations", "registration", inv.ID)
+	return c.only(ctx, res, refused(err, "This registration token is already in use.", ""), "invitations", "registration", inv.ID, "pending")
 }
 
 func (c *conn) CloseInvitation(ctx context.Context, id int64, status portico.InvitationStatus, now time.Time) error {
 	res, err := c.exec(ctx, "UPDATE invitations SET status = ?, used_at = ? WHERE id = ? AND status = ?",
 		string(status), at(now), id, string(portico.InvitationPending))
-	return c.pendingOnly(ctx, res, err, "invitations", "registration", id)
+	return c.only(ctx, res, err, "invitations", "registration", id, "pending")
 }
 
-// pendingOnly explains a write conditional on a pending row that changed
+// only explains a write conditional on a row's status that changed
 // nothing: ENOTFOUND when the row does not exist, ECONFLICT naming the
-// status it has instead. table is one of the code's own table names.
-func (c *conn) pendingOnly(ctx context.Context, res sql.Result, err error, table, noun string, id int64) error {
+// status it has instead of want. table is one of the code's own tables.
+func (c *conn) only(ctx context.Context, res sql.Result, err error, table, noun string, id int64, want string) error {
 	err = mustAffect(res, err, "")
 	if portico.ErrorCode(err) != portico.ENOTFOUND {
 		return err
@@ -82,7 +82,7 @@ func (c *conn) pendingOnly(ctx context.Context, res sql.Result, err error, table
 	} else if err != nil {
 		return err
 	}
-	return portico.Errorf(portico.ECONFLICT, "The %s is %s, no longer pending.", noun, status)
+	return portico.Errorf(portico.ECONFLICT, "The %s is %s, not %s.", noun, status, want)
 }
 
 func (c *conn) ExpiredInvitations(ctx context.Context, now time.Time) ([]*portico.Invitation, error) {
@@ -97,7 +97,7 @@ func (c *conn) ActivateDevice(ctx context.Context, d *portico.Device, tokenHash 
 			phone_number = ?, carrier = ?, imei = ?, serial = ?, registered_at = ?, last_checkin = ? WHERE id = ? AND status = ?`,
 			string(d.Platform), string(portico.StatusActive), x.Name, x.Model, x.Manufacturer, x.OSVersion, x.PhoneNumber,
 			x.Carrier, x.IMEI, x.Serial, at(d.RegisteredAt), optionalAt(d.LastCheckin), d.ID, string(portico.StatusPending))
-		if err := t.pendingOnly(ctx, res, err, "devices", "device", d.ID); err != nil {
+		if err := t.only(ctx, res, err, "devices", "device", d.ID, "pending"); err != nil {
 			return err
 		}
 		d.Status = portico.StatusActive
@@ -108,5 +108,5 @@ func (c *conn) ActivateDevice(ctx context.Context, d *portico.Device, tokenHash 
 
 func (c *conn) DeletePendingDevice(ctx context.Context, id int64) error {
 	res, err := c.exec(ctx, "DELETE FROM devices WHERE id = ? AND status = ?", id, string(portico.StatusPending))
-	return c.pendingOnly(ctx, res, err, "devices", "device", id)
+	return c.only(ctx, res, err, "devices", "device", id, "pending")
 }

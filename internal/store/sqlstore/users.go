@@ -7,11 +7,11 @@ import (
 	"github.com/portico-mdm/portico"
 )
 
-const userColumns = "id, username, name, email, phone, admin, disabled, created_at"
+const userColumns = "id, username, name, email, phone, admin, disabled, created_at, session_epoch"
 
 func scanUser(s scanner) (*portico.User, error) {
 	u := &portico.User{Roles: []portico.Role{}}
-	err := s.Scan(&u.ID, &u.Username, &u.Name, &u.Email, &u.Phone, &u.Admin, &u.Disabled, scanTime(&u.CreatedAt))
+	err := s.Scan(&u.ID, &u.Username, &u.Name, &u.Email, &u.Phone, &u.Admin, &u.Disabled, scanTime(&u.CreatedAt), &u.SessionEpoch)
 	return u, err
 }
 
@@ -85,6 +85,30 @@ func (c *conn) PasswordHash(ctx context.Context, userID int64) (string, error) {
 func (c *conn) SetPasswordHash(ctx context.Context, userID int64, hash string) error {
 	res, err := c.exec(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, userID)
 	return mustAffect(res, err, "There is no user %d.", userID)
+}
+
+// UpdateUser checks that the email address is free rather than relying on
+// a unique index: admins may create accounts that share an address, and
+// rows from before this rule may, but a user may not take another's.
+func (c *conn) UpdateUser(ctx context.Context, u *portico.User) error {
+	return c.tx(ctx, func(t *conn) error {
+		var taken bool
+		err := t.queryRow(ctx, "SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower(?) AND id <> ?)", u.Email, u.ID).Scan(&taken)
+		if err != nil {
+			return err
+		}
+		if taken {
+			return portico.Errorf(portico.ECONFLICT, "The email address %s belongs to another user.", u.Email)
+		}
+		res, err := t.exec(ctx, "UPDATE users SET name = ?, email = ? WHERE id = ?", u.Name, u.Email, u.ID)
+		return mustAffect(res, err, "There is no user %d.", u.ID)
+	})
+}
+
+func (c *conn) EndUserSessions(ctx context.Context, userID int64) (int64, error) {
+	var epoch int64
+	err := c.writeRow(ctx, "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ? RETURNING session_epoch", userID).Scan(&epoch)
+	return epoch, notFound(err, "There is no user %d.", userID)
 }
 
 func (c *conn) ListUsers(ctx context.Context) ([]*portico.User, error) {

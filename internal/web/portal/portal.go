@@ -30,6 +30,9 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	mux.Handle("POST /register", web.SignedIn, r.HTML(h.register))
 	mux.Handle("POST /registrations/{id}/resend", web.SignedIn, r.HTML(h.resend))
 	mux.Handle("POST /registrations/{id}/cancel", web.SignedIn, r.HTML(h.cancel))
+	mux.Handle("GET /account", web.SignedIn, r.HTML(h.accountPage))
+	mux.Handle("POST /account", web.SignedIn, r.HTML(h.changeAccount))
+	registerActions(mux, h, r)
 	mux.Handle("GET /go", web.Visitor, r.HTML(h.goPage))
 	mux.Handle("POST /go", web.Visitor, r.HTML(h.goSignIn))
 }
@@ -47,6 +50,9 @@ func (h *handler) layout(r *http.Request, title string) (ui.Layout, portico.Capa
 		if caps.Allows(k.kind) {
 			l.Menu = append(l.Menu, ui.MenuItem{Label: k.menu, Href: "/register?how=" + string(k.kind)})
 		}
+	}
+	if l.User.HasRole(portico.RoleChangeAccount) {
+		l.Menu = append(l.Menu, ui.MenuItem{Label: portico.RoleChangeAccount.Label(), Href: "/account"})
 	}
 	return l, caps, nil
 }
@@ -108,6 +114,13 @@ type homePage struct {
 	// Pending has the open registration of each pending device.
 	Pending  map[int64]*portico.Invitation
 	Settings portico.SettingValues
+	Cards    map[int64]deviceCard
+}
+
+// deviceCard is what a device's card offers.
+type deviceCard struct {
+	Device  *portico.Device
+	Actions service.DeviceActions
 }
 
 func (h *handler) home(w http.ResponseWriter, r *http.Request) error {
@@ -127,35 +140,17 @@ func (h *handler) home(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := homePage{Layout: l, Devices: devices, Capabilities: caps, Pending: map[int64]*portico.Invitation{}, Settings: settings}
+	p := homePage{Layout: l, Devices: devices, Capabilities: caps, Pending: map[int64]*portico.Invitation{}, Settings: settings,
+		Cards: map[int64]deviceCard{}}
 	for _, inv := range invitations {
 		p.Pending[inv.DeviceID] = inv
 	}
+	for _, d := range devices {
+		actions, err := h.svc.Actions(r.Context(), d)
+		if err != nil {
+			return err
+		}
+		p.Cards[d.ID] = deviceCard{Device: d, Actions: actions}
+	}
 	return h.ui.Render(w, http.StatusOK, "home", p)
-}
-
-type devicePage struct {
-	ui.Layout
-	Device   *portico.Device
-	Commands []*portico.Command
-}
-
-func (h *handler) device(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id", "device")
-	if err != nil {
-		return err
-	}
-	d, err := h.svc.Device(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	commands, err := h.svc.Commands(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	l, _, err := h.layout(r, d.Title())
-	if err != nil {
-		return err
-	}
-	return h.ui.Render(w, http.StatusOK, "device", devicePage{Layout: l, Device: d, Commands: commands})
 }

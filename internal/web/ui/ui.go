@@ -117,6 +117,24 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, page string, data a
 	return err
 }
 
+// Fragment writes one named part of a page, without the layout: what a
+// page's script swaps in when it refreshes that part.
+func (r *Renderer) Fragment(w http.ResponseWriter, status int, page, part string, data any) error {
+	t, ok := r.pages[page]
+	if !ok {
+		return fmt.Errorf("ui: no page %q", page)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, part, data); err != nil {
+		return fmt.Errorf("ui: rendering %s of %s: %w", part, page, err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // ErrorPage is the one place where an error becomes a page: the status from
 // its code, the message meant for the person, the detail only in the log.
 func (r *Renderer) ErrorPage(w http.ResponseWriter, req *http.Request, err error) {
@@ -160,6 +178,7 @@ func (r *Renderer) funcs() template.FuncMap {
 		// ago is a time as people say it ("2 hours ago"); exact is for the
 		// hover text beside it.
 		"ago":   func(t time.Time) string { return ago(r.clock.Now(), t) },
+		"in":    func(t time.Time) string { return in(r.clock.Now(), t) },
 		"exact": exact,
 		"date": func(t time.Time) string {
 			if t.IsZero() {
@@ -199,6 +218,21 @@ func ago(now, t time.Time) string {
 		return count(int(math.Round(d.Hours()/24)), "day") + " ago"
 	}
 	return "on " + t.UTC().Format("2 Jan 2006")
+}
+
+// in is a time to come as people say it ("in 45 seconds"), to the
+// second while it is close: a wipe's countdown.
+func in(now, t time.Time) string {
+	d := t.Sub(now)
+	switch {
+	case d <= 0:
+		return "now"
+	case d < 2*time.Minute:
+		return "in " + count(int(math.Ceil(d.Seconds())), "second")
+	case d < time.Hour:
+		return "in " + count(int(math.Ceil(d.Minutes())), "minute")
+	}
+	return "at " + t.UTC().Format("15:04 MST")
 }
 
 func count(n int, unit string) string {

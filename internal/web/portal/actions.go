@@ -1,0 +1,237 @@
+package portal
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/service"
+	"github.com/portico-mdm/portico/internal/web"
+	"github.com/portico-mdm/portico/internal/web/ui"
+)
+
+func registerActions(mux *web.Mux, h *handler, r *ui.Renderer) {
+	mux.Handle("POST /devices/{id}/actions", web.SignedIn, r.HTML(h.act))
+	mux.Handle("GET /devices/{id}/wipe", web.SignedIn, r.HTML(h.confirmPage("wipe", portico.CommandWipe)))
+	mux.Handle("GET /devices/{id}/retire", web.SignedIn, r.HTML(h.confirmPage("retire", portico.CommandRetire)))
+	mux.Handle("GET /devices/{id}/commands", web.SignedIn, r.HTML(h.commands))
+	mux.Handle("POST /devices/{id}/ownership", web.SignedIn, r.HTML(h.ownership))
+	mux.Handle("POST /commands/{id}/cancel", web.SignedIn, r.HTML(h.cancelAction))
+}
+
+type devicePage struct {
+	ui.Layout
+	Device   *portico.Device
+	Commands []*portico.Command
+	Actions  service.DeviceActions
+	Location *portico.Location
+	Map      *tileMap
+	// Live is true while an action is under way: the page refreshes its
+	// list of actions until every one has ended.
+	Live bool
+}
+
+func (h *handler) device(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.devicePage(r)
+	if err != nil {
+		return err
+	}
+	if p.Map != nil {
+		web.AllowImagesFrom(w, p.Map.origin)
+	}
+	return h.ui.Render(w, http.StatusOK, "device", p)
+}
+
+// commands is the list of actions alone, which the device page fetches
+// every two seconds while one is under way (SPEC ACT-7).
+func (h *handler) commands(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.devicePage(r)
+	if err != nil {
+		return err
+	}
+	return h.ui.Fragment(w, http.StatusOK, "device", "commands", p)
+}
+
+func (h *handler) devicePage(r *http.Request) (*devicePage, error) {
+	id, err := web.PathID(r, "id", "device")
+	if err != nil {
+		return nil, err
+	}
+	d, err := h.svc.Device(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	commands, err := h.svc.Commands(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	actions, err := h.svc.Actions(r.Context(), d)
+	if err != nil {
+		return nil, err
+	}
+	settings, err := h.svc.Settings(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	l, _, err := h.layout(r, d.Title())
+	if err != nil {
+		return nil, err
+	}
+	p := &devicePage{Layout: l, Device: d, Commands: commands, Actions: actions}
+	for _, c := range commands {
+		p.Live = p.Live || !c.Status.Final()
+		if loc, ok := c.Location(); ok && p.Location == nil {
+			p.Location = &loc
+			p.Map = newTileMap(settings.Get("privacy.map_tiles"), loc)
+		}
+	}
+	return p, nil
+}
+
+func (h *handler) act(w http.ResponseWriter, r *http.Request) error {
+	id, err := web.PathID(r, "id", "device")
+	if err != nil {
+		return err
+	}
+	if err := web.ParseForm(w, r); err != nil {
+		return err
+	}
+	kind := portico.CommandKind(r.PostForm.Get("kind"))
+	cmd, err := h.svc.Act(r.Context(), id, kind, r.PostForm.Get("confirm"))
+	if portico.ErrorCode(err) == portico.EINVALID && (kind == portico.CommandWipe || kind == portico.CommandRetire) {
+		return h.renderConfirm(w, r, http.StatusBadRequest, string(kind), kind, portico.ErrorMessage(err))
+	} else if err != nil {
+		return err
+	}
+	msg := kind.Label() + " sent. The list below shows when the device has done it."
+	if cmd.Status == portico.CommandHeld {
+		msg = fmt.Sprintf("The wipe goes to the device at %s unless you cancel it before then.", cmd.ReleaseAt.UTC().Format("15:04:05 MST"))
+	}
+	h.sessions.Flash(r.Context(), msg)
+	http.Redirect(w, r, "/devices/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
+	return nil
+}
+
+type confirmPage struct {
+	ui.Layout
+	Device *portico.Device
+	Error  string
+}
+
+// confirmPage asks before an action that cannot be undone (SPEC ACT-4,
+// ACT-5).
+func (h *handler) confirmPage(page string, kind portico.CommandKind) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return h.renderConfirm(w, r, http.StatusOK, page, kind, "")
+	}
+}
+
+func (h *handler) renderConfirm(w http.ResponseWriter, r *http.Request, status int, page string, kind portico.CommandKind, msg string) error {
+	id, err := web.PathID(r, "id", "device")
+	if err != nil {
+		return err
+	}
+	d, err := h.svc.Device(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	actions, err := h.svc.Actions(r.Context(), d)
+	if err != nil {
+		return err
+	}
+	if !actions.Allows(kind) {
+		return portico.Errorf(portico.EFORBIDDEN, "You may not %s this device.", strings.ToLower(kind.Label()))
+	}
+	l, _, err := h.layout(r, kind.Label()+" "+d.Title())
+	if err != nil {
+		return err
+	}
+	return h.ui.Render(w, status, page, confirmPage{Layout: l, Device: d, Error: msg})
+}
+
+func (h *handler) ownership(w http.ResponseWriter, r *http.Request) error {
+	id, err := web.PathID(r, "id", "device")
+	if err != nil {
+		return err
+	}
+	if err := web.ParseForm(w, r); err != nil {
+		return err
+	}
+	d, err := h.svc.ChangeOwnership(r.Context(), id, portico.Ownership(r.PostForm.Get("ownership")))
+	if err != nil {
+		return err
+	}
+	h.sessions.Flash(r.Context(), d.Title()+" is now "+strings.ToLower(d.Ownership.Label())+"-owned.")
+	http.Redirect(w, r, "/devices/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
+	return nil
+}
+
+func (h *handler) cancelAction(w http.ResponseWriter, r *http.Request) error {
+	id, err := web.PathID(r, "id", "action")
+	if err != nil {
+		return err
+	}
+	cmd, err := h.svc.CancelAction(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	h.sessions.Flash(r.Context(), "Cancelled: the "+strings.ToLower(cmd.Kind.Label())+" will not reach the device.")
+	http.Redirect(w, r, "/devices/"+strconv.FormatInt(cmd.DeviceID, 10), http.StatusSeeOther)
+	return nil
+}
+
+// tileMap is a map of the nine tiles around a location, drawn as an SVG
+// with the location's circle of accuracy on top, so that the page needs no
+// script and no inline style (SPEC ACT-3).
+type tileMap struct {
+	Tiles        []mapTile
+	X, Y, Radius float64
+	Link         string
+	origin       string
+}
+
+type mapTile struct {
+	X, Y int
+	URL  string
+}
+
+const (
+	mapZoom  = 16
+	tileSize = 256
+)
+
+// newTileMap returns the map of loc from the admin's tile address
+// template, or nil when there is none: the page then shows the
+// coordinates alone.
+func newTileMap(template string, loc portico.Location) *tileMap {
+	u, err := url.Parse(template)
+	if template == "" || err != nil {
+		return nil
+	}
+	n := math.Exp2(mapZoom)
+	lat := loc.Latitude * math.Pi / 180
+	x := (loc.Longitude + 180) / 360 * n
+	y := (1 - math.Log(math.Tan(lat)+1/math.Cos(lat))/math.Pi) / 2 * n
+	cx, cy := int(math.Floor(x)), int(math.Floor(y))
+	m := &tileMap{
+		X: (x - float64(cx-1)) * tileSize, Y: (y - float64(cy-1)) * tileSize,
+		Radius: math.Max(loc.Accuracy/(156543.03392*math.Cos(lat)/n), 6),
+		Link:   fmt.Sprintf("https://www.openstreetmap.org/?mlat=%.6f&mlon=%.6f#map=%d/%.6f/%.6f", loc.Latitude, loc.Longitude, mapZoom, loc.Latitude, loc.Longitude),
+		origin: u.Scheme + "://" + u.Host,
+	}
+	for dy := -1; dy <= 1; dy++ {
+		for dx := -1; dx <= 1; dx++ {
+			tx, ty := (cx+dx+int(n))%int(n), cy+dy
+			if ty < 0 || ty >= int(n) {
+				continue
+			}
+			r := strings.NewReplacer("{z}", strconv.Itoa(mapZoom), "{x}", strconv.Itoa(tx), "{y}", strconv.Itoa(ty))
+			m.Tiles = append(m.Tiles, mapTile{X: (dx + 1) * tileSize, Y: (dy + 1) * tileSize, URL: r.Replace(template)})
+		}
+	}
+	return m
+}

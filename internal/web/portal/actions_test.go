@@ -1,0 +1,147 @@
+package portal_test
+
+import (
+	"encoding/json"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/server/servertest"
+)
+
+func TestCardOffersTheActionsOfTheRoles(t *testing.T) {
+	e := servertest.New(t)
+	e.AddUser("alice", false, portico.RoleLock, portico.RoleWipe)
+	d, _ := e.RegisterDevice("alice", portico.PlatformIOS, iPhone)
+	home := e.Get(e.SignIn("alice"), "/").Body
+	for _, want := range []string{`name="kind" value="lock"`, `href="/devices/` + itoa(d.ID) + `/wipe"`} {
+		if !strings.Contains(home, want) {
+			t.Errorf("the card lacks %s", want)
+		}
+	}
+	for _, unwanted := range []string{`value="unlock"`, `value="locate"`, "/retire"} {
+		if strings.Contains(home, unwanted) {
+			t.Errorf("the card offers %s without the role", unwanted)
+		}
+	}
+}
+
+func TestLockShowsItsLife(t *testing.T) {
+	e := servertest.New(t)
+	e.AddUser("alice", false, portico.RoleLock)
+	d, _ := e.RegisterDevice("alice", portico.PlatformIOS, iPhone)
+	alice := e.SignIn("alice")
+	path := "/devices/" + itoa(d.ID)
+	res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"lock"}})
+	if res.Status != http.StatusSeeOther || res.Header.Get("Location") != path {
+		t.Fatalf("lock: status %d to %q", res.Status, res.Header.Get("Location"))
+	}
+	page := e.Get(alice, path).Body
+	if !strings.Contains(page, "Lock sent") || !strings.Contains(page, `hx-get="`+path+`/commands"`) || !strings.Contains(page, "Queued") {
+		t.Errorf("the device page does not show the queued lock updating itself:\n%s", page)
+	}
+	fragment := e.Get(alice, path+"/commands").Body
+	if strings.Contains(fragment, "<html") || !strings.Contains(fragment, `id="commands"`) {
+		t.Errorf("the refresh is not the list alone:\n%s", fragment)
+	}
+	if res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"lock"}}); res.Status != http.StatusConflict || !strings.Contains(res.Body, "already under way") {
+		t.Errorf("a second lock: status %d", res.Status)
+	}
+	if res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"wipe"}, "confirm": {"Alice's iPhone"}}); res.Status != http.StatusForbidden {
+		t.Errorf("a wipe without the role: status %d", res.Status)
+	}
+}
+
+func TestWipeAsksForTheNameAndCanBeCancelled(t *testing.T) {
+	e := servertest.New(t)
+	e.AddUser("alice", false, portico.RoleWipe)
+	d, _ := e.RegisterDevice("alice", portico.PlatformIOS, iPhone)
+	alice := e.SignIn("alice")
+	path := "/devices/" + itoa(d.ID)
+	if page := e.Get(alice, path+"/wipe"); page.Status != http.StatusOK || !strings.Contains(html.UnescapeString(page.Body), "Type the device's name, <strong>Alice's iPhone</strong>") {
+		t.Fatalf("the wipe page: status %d", page.Status)
+	}
+	res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"wipe"}, "confirm": {"alice's iphone"}})
+	if res.Status != http.StatusBadRequest || !strings.Contains(html.UnescapeString(res.Body), "type its name exactly") {
+		t.Fatalf("a wrong name: status %d", res.Status)
+	}
+	if cmds, _ := e.Service.Commands(e.Op, d.ID); len(cmds) != 0 {
+		t.Fatal("a refused wipe left a command")
+	}
+	res = e.PostForm(alice, path+"/actions", url.Values{"kind": {"wipe"}, "confirm": {"Alice's iPhone"}})
+	if res.Status != http.StatusSeeOther {
+		t.Fatalf("wipe: status %d", res.Status)
+	}
+	page := html.UnescapeString(e.Get(alice, path).Body)
+	if !strings.Contains(page, "Waiting to be released") || !strings.Contains(page, "in 60 seconds") {
+		t.Errorf("the held wipe shows no countdown:\n%s", page)
+	}
+	cancel := regexp.MustCompile(`action="(/commands/\d+/cancel)"`).FindStringSubmatch(page)
+	if cancel == nil {
+		t.Fatal("no cancel button")
+	}
+	if res := e.PostForm(alice, cancel[1], nil); res.Status != http.StatusSeeOther {
+		t.Fatalf("cancel: status %d", res.Status)
+	}
+	page = e.Get(alice, path).Body
+	if !strings.Contains(page, "Cancelled: the wipe will not reach the device") || strings.Contains(page, "hx-trigger") {
+		t.Errorf("after cancelling, the page does not say so or still refreshes itself")
+	}
+}
+
+func TestLocationAndMap(t *testing.T) {
+	e := servertest.New(t)
+	e.AddUser("root", true)
+	e.AddUser("alice", false, portico.RoleLocate)
+	d, token := e.RegisterDevice("alice", portico.PlatformIOS, iPhone)
+	alice := e.SignIn("alice")
+	path := "/devices/" + itoa(d.ID)
+	if page := e.Get(alice, path).Body; strings.Contains(page, `value="locate"`) {
+		t.Fatal("an employee-owned device offers Locate")
+	}
+	if res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"locate"}}); res.Status != http.StatusForbidden || !strings.Contains(res.Body, "privacy policy") {
+		t.Fatalf("locating an employee-owned device: status %d", res.Status)
+	}
+	if res := e.PostForm(e.SignIn("root"), path+"/ownership", url.Values{"ownership": {"company"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("the admin making it company-owned: status %d", res.Status)
+	}
+	if res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"locate"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("locate: status %d", res.Status)
+	}
+	answerAll(t, e, token, `{"latitude": 47.3769, "longitude": 8.5417, "accuracy_m": 20, "at": "2026-03-02T08:59:00Z"}`)
+	res, err := alice.Get(e.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body := e.Get(alice, path).Body
+	if !strings.Contains(body, "47.37690, 8.54170") || !strings.Contains(body, "Within 20 m") {
+		t.Errorf("the coordinates are not shown:\n%s", body)
+	}
+	if !strings.Contains(body, `href="https://tile.openstreetmap.org/16/`) || !strings.Contains(res.Header.Get("Content-Security-Policy"), "img-src 'self' data: https://tile.openstreetmap.org") {
+		t.Errorf("no map, or the page may not load its tiles (CSP %q)", res.Header.Get("Content-Security-Policy"))
+	}
+}
+
+// answerAll has the device collect its commands and answer each done.
+func answerAll(t *testing.T, e *servertest.Env, token, data string) {
+	t.Helper()
+	d, err := e.Service.AuthenticateDevice(e.Op, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := portico.NewContextWithActor(e.Op, portico.Actor{Device: d})
+	cmds, err := e.Service.Checkin(ctx, d.Details)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cmds {
+		if _, err := e.Service.ReportResult(ctx, c.ID, portico.CommandResult{Status: portico.CommandDone, Data: json.RawMessage(data)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
