@@ -67,10 +67,10 @@ func TestWakeAcrossInstances(t *testing.T) {
 	}
 }
 
-// expectLine reads lines until one matches re, for at most 10 seconds.
+// expectLine reads lines until one matches re, for at most 30 seconds.
 func expectLine(t *testing.T, lines <-chan string, re *regexp.Regexp) string {
 	t.Helper()
-	timeout := time.After(10 * time.Second)
+	timeout := time.After(30 * time.Second)
 	for {
 		select {
 		case line, ok := <-lines:
@@ -81,7 +81,7 @@ func expectLine(t *testing.T, lines <-chan string, re *regexp.Regexp) string {
 				return line
 			}
 		case <-timeout:
-			t.Fatalf("the simulator did not print %s within 10 seconds", re)
+			t.Fatalf("the simulator did not print %s within 30 seconds", re)
 		}
 	}
 }

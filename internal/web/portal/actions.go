@@ -184,19 +184,15 @@ func (h *handler) cancelAction(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// tileMap is a map of the nine tiles around a location, drawn as an SVG
-// with the location's circle of accuracy on top, so that the page needs no
-// script and no inline style (SPEC ACT-3).
+// tileMap is a map of the nine tiles around a location, row by row, under
+// an SVG of the location's circle of accuracy, so that the page needs no
+// script and no inline style (SPEC ACT-3). A tile that cannot load shows
+// nothing, and the coordinates beside the map stay exact.
 type tileMap struct {
-	Tiles        []mapTile
+	Tiles        []string
 	X, Y, Radius float64
 	Link         string
 	origin       string
-}
-
-type mapTile struct {
-	X, Y int
-	URL  string
 }
 
 const (
@@ -226,11 +222,12 @@ func newTileMap(template string, loc portico.Location) *tileMap {
 	for dy := -1; dy <= 1; dy++ {
 		for dx := -1; dx <= 1; dx++ {
 			tx, ty := (cx+dx+int(n))%int(n), cy+dy
-			if ty < 0 || ty >= int(n) {
-				continue
+			tile := ""
+			if ty >= 0 && ty < int(n) { // beyond the poles there is no tile
+				r := strings.NewReplacer("{z}", strconv.Itoa(mapZoom), "{x}", strconv.Itoa(tx), "{y}", strconv.Itoa(ty))
+				tile = r.Replace(template)
 			}
-			r := strings.NewReplacer("{z}", strconv.Itoa(mapZoom), "{x}", strconv.Itoa(tx), "{y}", strconv.Itoa(ty))
-			m.Tiles = append(m.Tiles, mapTile{X: (dx + 1) * tileSize, Y: (dy + 1) * tileSize, URL: r.Replace(template)})
+			m.Tiles = append(m.Tiles, tile)
 		}
 	}
 	return m

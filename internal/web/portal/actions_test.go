@@ -45,7 +45,7 @@ func TestLockShowsItsLife(t *testing.T) {
 		t.Errorf("the device page does not show the queued lock updating itself:\n%s", page)
 	}
 	fragment := e.Get(alice, path+"/commands").Body
-	if strings.Contains(fragment, "<html") || !strings.Contains(fragment, `id="commands"`) {
+	if strings.Contains(fragment, "<html") || !strings.Contains(fragment, `id="live"`) {
 		t.Errorf("the refresh is not the list alone:\n%s", fragment)
 	}
 	if res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"lock"}}); res.Status != http.StatusConflict || !strings.Contains(res.Body, "already under way") {
@@ -122,7 +122,7 @@ func TestLocationAndMap(t *testing.T) {
 	if !strings.Contains(body, "47.37690, 8.54170") || !strings.Contains(body, "Within 20 m") {
 		t.Errorf("the coordinates are not shown:\n%s", body)
 	}
-	if !strings.Contains(body, `href="https://tile.openstreetmap.org/16/`) || !strings.Contains(res.Header.Get("Content-Security-Policy"), "img-src 'self' data: https://tile.openstreetmap.org") {
+	if !strings.Contains(body, `src="https://tile.openstreetmap.org/16/`) || !strings.Contains(res.Header.Get("Content-Security-Policy"), "img-src 'self' data: https://tile.openstreetmap.org") {
 		t.Errorf("no map, or the page may not load its tiles (CSP %q)", res.Header.Get("Content-Security-Policy"))
 	}
 }
