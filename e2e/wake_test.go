@@ -2,7 +2,8 @@ package e2e
 
 import (
 	"bufio"
-	"database/sql"
+	"net/http"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -26,44 +27,35 @@ var registeredAs = regexp.MustCompile(`as device (\d+)\.`)
 func TestWakeAcrossInstances(t *testing.T) {
 	dbURL := postgresURL(t)
 	dir := t.TempDir()
-	serve(t, "--db", dbURL, "--data", filepath.Join(dir, "a"))
+	first := serve(t, "--db", dbURL, "--data", filepath.Join(dir, "a"))
 	second := serve(t, "--db", dbURL, "--data", filepath.Join(dir, "b"))
-	password := addUser(t, []string{"--db", dbURL}, "erin")
+	run(t, "", "--db", dbURL, "settings", "set", "registration.default_ownership=company")
+	password := addUser(t, []string{"--db", dbURL}, "erin", "lock", "locate")
 
+	// The device long-polls the second instance and would otherwise check
+	// in only hourly.
 	device, lines := startSim(t, "device", "sim", "--server", second.URL, "--platform", "android",
 		"--user", "erin", "--password", password, "--every", "1h")
-	db, err := sql.Open("pgx", dbURL)
-	if err != nil {
-		t.Fatal(err)
+	erin := browserClient()
+	if code := signIn(t, erin, first.URL, "erin", password); code != http.StatusSeeOther {
+		t.Fatalf("erin's sign-in on the first instance: status %d", code)
 	}
-	defer db.Close()
-
 	for _, kind := range []string{"lock", "locate"} {
-		var id int64
-		err := db.QueryRow(`INSERT INTO commands (device_id, kind, status, created_by, created_at)
-			VALUES ($1, $2, 'queued', 'e2e', now()) RETURNING id`, device, kind).Scan(&id)
+		start := time.Now()
+		res, err := erin.PostForm(first.URL+"/devices/"+strconv.FormatInt(device, 10)+"/actions", url.Values{"kind": {kind}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Notify until the device answers: the first notification may come
-		// while the device is between two waits. Without wake-ups the device
-		// would collect the command only at its next wait's end, 22 seconds
-		// later at the soonest.
-		start := time.Now()
-		var status string
-		for status != "done" {
-			if time.Since(start) > 10*time.Second {
-				t.Fatalf("the %s command is %q after %s: the device was not woken", kind, status, time.Since(start))
-			}
-			if _, err := db.Exec("SELECT pg_notify('portico_wake', $1)", strconv.FormatInt(device, 10)); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(200 * time.Millisecond)
-			if err := db.QueryRow("SELECT status FROM commands WHERE id = $1", id).Scan(&status); err != nil {
-				t.Fatal(err)
-			}
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%s on the first instance: status %d", kind, res.StatusCode)
 		}
-		expectLine(t, lines, regexp.MustCompile(kind+" command "+strconv.FormatInt(id, 10)+" done"))
+		expectLine(t, lines, regexp.MustCompile(kind+` command \d+ done`))
+		// Without a wake-up the device would collect it at the end of its
+		// wait, 22 seconds later at the soonest.
+		if took := time.Since(start); took > 10*time.Second {
+			t.Errorf("the %s took %s to reach a device waiting on the other instance", kind, took)
+		}
 	}
 }
 

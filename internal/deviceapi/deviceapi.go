@@ -7,7 +7,6 @@ package deviceapi
 
 import (
 	"bytes"
-	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -91,19 +90,10 @@ const (
 	maxWait     = 120 * time.Second
 )
 
-// Queued says whether commands wait for the device in ctx.
-type Queued interface {
-	HasQueuedCommands(ctx context.Context) (bool, error)
-}
-
 // API serves the device API.
 type API struct {
-	svc *service.Service
-	hub wake.Hub
-	// queued is the service, once it can say whether commands wait for a
-	// device; until then a command queued between a device's check-in and
-	// its wait reaches the device when the wait times out.
-	queued   Queued
+	svc      *service.Service
+	hub      wake.Hub
 	draining chan struct{}
 	drain    sync.Once
 }
@@ -111,8 +101,7 @@ type API struct {
 // New returns the API over the service; waiting devices are woken through
 // the hub.
 func New(svc *service.Service, hub wake.Hub) *API {
-	q, _ := any(svc).(Queued)
-	return &API{svc: svc, hub: hub, queued: q, draining: make(chan struct{})}
+	return &API{svc: svc, hub: hub, draining: make(chan struct{})}
 }
 
 // Drain ends every wait now and every later one at once, so that a
@@ -267,14 +256,12 @@ func (a *API) wait(w http.ResponseWriter, r *http.Request) error {
 	// command could be queued unseen.
 	woken, stop := a.hub.Subscribe(d.ID)
 	defer stop()
-	if a.queued != nil {
-		pending, err := a.queued.HasQueuedCommands(r.Context())
-		if err != nil {
-			return err
-		}
-		if pending {
-			return web.WriteJSON(w, http.StatusOK, WaitResponse{Wake: true})
-		}
+	pending, err := a.svc.HasQueuedCommands(r.Context())
+	if err != nil {
+		return err
+	}
+	if pending {
+		return web.WriteJSON(w, http.StatusOK, WaitResponse{Wake: true})
 	}
 	// The answer must get out after the wait, whatever write timeout the
 	// server has. A writer that cannot set deadlines has none to lift.
