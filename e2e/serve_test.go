@@ -232,8 +232,19 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(90 * time.Second))
 	body := `{"device":{"name":"Grace's iPhone","os_version":"17.5.1"}}`
+	// "Expect: 100-continue" makes the server say when its handler starts
+	// reading the body: only then is the request surely in flight, and not
+	// still waiting in the listener's backlog, which closing the listener
+	// would reset.
 	if _, err := fmt.Fprintf(conn, "POST /api/device/v1/checkin HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
-		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", host, device.Token, len(body), body[:len(body)/2]); err != nil {
+		"Content-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", host, device.Token, len(body)); err != nil {
+		t.Fatal(err)
+	}
+	answers := bufio.NewReader(conn)
+	if cont, err := http.ReadResponse(answers, nil); err != nil || cont.StatusCode != http.StatusContinue {
+		t.Fatalf("no 100 Continue before the body: %v", err)
+	}
+	if _, err := io.WriteString(conn, body[:len(body)/2]); err != nil {
 		t.Fatal(err)
 	}
 
@@ -256,7 +267,7 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 	if _, err := io.WriteString(conn, body[len(body)/2:]); err != nil {
 		t.Fatalf("sending the rest of the check-in: %v", err)
 	}
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	res, err := http.ReadResponse(answers, nil)
 	if err != nil {
 		t.Fatalf("reading the answer to the check-in: %v", err)
 	}
