@@ -15,6 +15,10 @@ const (
 	CommandWipe    CommandKind = "wipe"
 	CommandRetire  CommandKind = "retire"
 	CommandCheckin CommandKind = "checkin"
+	// CommandConfigure installs a configuration (an email account with its
+	// S/MIME identities) on the device; the service queues it when a
+	// certificate the configuration uses changes (SPEC CERT-3).
+	CommandConfigure CommandKind = "configure"
 )
 
 // Kinds lists the actions in the order the portal shows them.
@@ -30,6 +34,9 @@ var kindInfo = map[CommandKind]struct {
 	CommandWipe:    {RoleWipe, "Wipe", "wiped"},
 	CommandRetire:  {RoleRetire, "Retire", "retired"},
 	CommandCheckin: {RoleForceCheckin, "Force check-in", "checked in"},
+	// Not a portal action (it is not in Kinds): a certificate's upload
+	// queues it.
+	CommandConfigure: {RoleManageCertificates, "Install configuration", "configured"},
 }
 
 // ParseCommandKind returns the kind with the given name.

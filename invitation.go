@@ -68,6 +68,8 @@ func (i *Invitation) Open(now time.Time) bool {
 // role must be granted and the switch behind it on (SPEC ROLE, SWITCH).
 type Capabilities struct {
 	Invite, RequestPIN, GenerateQR bool
+	// Certificates is the My Certificates tab (SPEC CERT-1).
+	Certificates bool
 }
 
 // Allows reports whether the user may start this kind of registration.

@@ -46,6 +46,10 @@ const (
 	MessageFailed MessageStatus = "failed"
 )
 
+// DeliveredText stands in the outbox for the text of a delivered message,
+// which may have held a registration link and PIN.
+const DeliveredText = "(delivered; the text is not kept)"
+
 // Message is a mail or an SMS in the outbox. It is written in the same
 // transaction as the action that causes it, so an acknowledged action never
 // loses its message, and delivered by the outbox's workers.

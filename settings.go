@@ -51,6 +51,7 @@ var SettingGroups = []SettingGroup{
 	{"registration", "Registration", "How employees register their devices from the portal, and the steps each platform shows."},
 	{"actions", "Device actions", "How long actions wait for a device, the grace period of a wipe, and notices to users."},
 	{"privacy", "Privacy", "What the company may see of a device, by who owns it."},
+	{"certificates", "User certificates", "The S/MIME certificates users may upload in the portal, and the email account configuration that uses them. A type with no name cannot be uploaded; with neither, the portal shows no My Certificates tab."},
 	{"mail", "Mail", "The SMTP server that sends invitations. Without one, mail stays in the outbox (Admin › Outbox) for you to read."},
 	{"sms", "SMS", "The HTTP gateway that sends text messages. Without one, SMS stay in the outbox (Admin › Outbox) for you to read."},
 }
@@ -91,6 +92,16 @@ var Settings = []Setting{
 	{Key: "privacy.location_employee", Group: "privacy", Label: "Employee-owned devices may be located", Kind: SwitchSetting, Default: "false", Check: boolean},
 	{Key: "privacy.map_tiles", Group: "privacy", Label: "Map tiles", Default: "https://tile.openstreetmap.org/{z}/{x}/{y}.png", Check: optionalTileURL,
 		Help: "A web address with {z}, {x} and {y}, for the map beside a located device; empty shows the coordinates only."},
+	{Key: "certificates.signing", Group: "certificates", Label: "Name of the signing certificate", Check: text(100),
+		Help: "For example \"Email signing certificate\". Empty: users cannot upload signing certificates."},
+	{Key: "certificates.encryption", Group: "certificates", Label: "Name of the encryption certificate", Check: text(100),
+		Help: "For example \"Email encryption certificate\". Empty: users cannot upload encryption certificates."},
+	{Key: "email.server", Group: "certificates", Label: "Email account configuration: mail server", Check: optionalHost,
+		Help: "The IMAP or Exchange server the devices' mail app uses. Empty: no email configuration is pushed."},
+	{Key: "email.username", Group: "certificates", Label: "Email account configuration: user name", Default: "{email}", Check: userTemplate,
+		Help: "{username} and {email} stand for the user's own."},
+	{Key: "email.smime_signing", Group: "certificates", Label: "Sign mail with the user's signing certificate", Kind: SwitchSetting, Default: "true", Check: boolean},
+	{Key: "email.smime_encryption", Group: "certificates", Label: "Encrypt mail with the user's encryption certificate", Kind: SwitchSetting, Default: "true", Check: boolean},
 	{Key: "registration.instructions.ios", Group: "registration", Label: "Steps for iPhone", Kind: LongTextSetting, Check: text(4000), Default: defaultSteps("iPhone", "App Store")},
 	{Key: "registration.instructions.ipados", Group: "registration", Label: "Steps for iPad", Kind: LongTextSetting, Check: text(4000), Default: defaultSteps("iPad", "App Store")},
 	{Key: "registration.instructions.android", Group: "registration", Label: "Steps for Android", Kind: LongTextSetting, Check: text(4000), Default: defaultSteps("Android phone or tablet", "Google Play store")},
@@ -234,6 +245,39 @@ func optionalTileURL(s string) error {
 // MayLocate reports whether the privacy policy lets the company see where
 // a device of this ownership is (SPEC ACT-3, OWN-1).
 func (v SettingValues) MayLocate(o Ownership) bool { return v.Bool("privacy.location_" + string(o)) }
+
+func userTemplate(s string) error {
+	if err := line(200)(s); err != nil {
+		return err
+	}
+	if !strings.Contains(s, "{username}") && !strings.Contains(s, "{email}") {
+		return Errorf(EINVALID, "The user name has {username} or {email} in it, so that each user gets their own.")
+	}
+	return nil
+}
+
+// CertificateName is what the admin named a type of user-provided
+// certificate, or "" where users may not upload that type (SPEC CERT-1).
+func (v SettingValues) CertificateName(t CertificateType) string {
+	return v.Get("certificates." + string(t))
+}
+
+// CertificateTypesOffered lists the types users may upload.
+func (v SettingValues) CertificateTypesOffered() []CertificateType {
+	var out []CertificateType
+	for _, t := range CertificateTypes {
+		if v.CertificateName(t) != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// EmailUses reports whether the email account configuration uses a
+// certificate of the type, and so is pushed again when it changes.
+func (v SettingValues) EmailUses(t CertificateType) bool {
+	return v.Get("email.server") != "" && v.Bool("email.smime_"+string(t))
+}
 
 func boolean(s string) error {
 	if s != "true" && s != "false" {

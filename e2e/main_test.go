@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -68,12 +69,21 @@ func serveAt(t *testing.T, addr string, global ...string) *instance {
 	return serveWith(t, addr, nil, global...)
 }
 
+// sharedSecretKey is the sealing key of the instances that share a
+// PostgreSQL database (32 bytes, base64).
+const sharedSecretKey = "cG9ydGljby10ZXN0LWtleS0wMTIzNDU2Nzg5YWJjZGU="
+
 // serveWith is serveAt with flags of serve's own. With --base-url, URL is
 // the base URL, not the address serve listens on.
 func serveWith(t *testing.T, addr string, flags []string, global ...string) *instance {
 	t.Helper()
 	args := append(append(append([]string{}, global...), "serve", "--addr", addr), flags...)
 	cmd := exec.Command(portico, args...)
+	if slices.Contains(global, "--db") {
+		// Instances sharing one database share the key its secrets are
+		// sealed with; each has a data directory of its own here.
+		cmd.Env = append(os.Environ(), "PORTICO_SECRET_KEY="+sharedSecretKey)
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

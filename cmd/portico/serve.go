@@ -94,7 +94,21 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc := service.New(service.Config{Store: db, Passwords: secret.Default, Log: log, BaseURL: url, Wake: hub})
+	key, madeKey, err := secret.LoadKey(g.data, c.getenv(secret.KeyEnv))
+	if err != nil {
+		return err
+	}
+	sealer, err := secret.NewSealer(key)
+	if err != nil {
+		return err
+	}
+	svc := service.New(service.Config{Store: db, Passwords: secret.Default, Log: log, BaseURL: url, Wake: hub, Sealer: sealer})
+	if err := svc.CheckSealingKey(ctx); err != nil {
+		return err
+	}
+	if madeKey {
+		log.Info("made the key that seals users' certificates; back up the data directory's keys/secret.key with the database", "path", filepath.Join(g.data, "keys", "secret.key"))
+	}
 	password, err := svc.EnsureAdmin(ctx, "admin", "admin@localhost")
 	if err != nil {
 		return fmt.Errorf("creating the first administrator: %w", err)

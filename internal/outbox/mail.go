@@ -56,5 +56,11 @@ func sendMail(ctx context.Context, v portico.SettingValues, rootCAs *x509.CertPo
 	if err != nil {
 		return err
 	}
-	return c.DialAndSendWithContext(ctx, msg)
+	err = c.DialAndSendWithContext(ctx, msg)
+	if err != nil && msg.IsDelivered() {
+		// The server took the message (250 after DATA) and only closing the
+		// session failed: trying again would send it twice.
+		return nil
+	}
+	return err
 }

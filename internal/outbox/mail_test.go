@@ -90,6 +90,22 @@ func wantMail(t *testing.T, data []byte, m *portico.Message) {
 	}
 }
 
+// TestMailTakenIsSentOnce: a server that took the message and hung up
+// before the goodbye has it; trying again would deliver it twice.
+func TestMailTakenIsSentOnce(t *testing.T) {
+	e := newEnv(t)
+	srv := outboxtest.NewSMTPServer(t, e.cert, "none")
+	srv.HangUpAfterData = true
+	e.set(map[string]string{"mail.host": "127.0.0.1", "mail.port": srv.Port, "mail.from": "mdm@example.com", "mail.security": "none"})
+	m := e.enqueue(newMail("alice@example.com"))
+	e.runOnce()
+	e.wantSent(m.ID)
+	e.runOnce()
+	if n := len(srv.Mails()); n != 1 {
+		t.Errorf("the server received %d copies, want 1", n)
+	}
+}
+
 // TestMailRefused retries when the server cannot be used as set, and says
 // why; a password is never sent where it could be read.
 func TestMailRefused(t *testing.T) {

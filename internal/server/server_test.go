@@ -38,6 +38,11 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	e := servertest.New(t)
 	f := &fixture{Env: e}
+	// Every capability on, so that bob reaches each route and its refusal
+	// is about whose the thing is.
+	if err := e.Service.SetSettings(e.Op, map[string]string{"certificates.signing": "Signing certificate"}); err != nil {
+		t.Fatal(err)
+	}
 	e.AddUser("alice", false, portico.Roles...)
 	e.AddUser("bob", false, portico.Roles...)
 	details := portico.DeviceDetails{Model: "iPhone 15", OSVersion: "17.4.1"}

@@ -173,6 +173,13 @@ func (s *Service) CancelAction(ctx context.Context, commandID int64) (*portico.C
 	if _, err := s.Device(ctx, cmd.DeviceID); err != nil {
 		return nil, portico.Errorf(portico.ENOTFOUND, "There is no such action among your devices'.")
 	}
+	// Only who may ask for an action may call it off: a user without the
+	// role must not stop an admin's wipe of their lost phone.
+	if a := portico.ActorFromContext(ctx); !a.IsAdmin() && !a.User.HasRole(cmd.Kind.Role()) {
+		err := portico.Errorf(portico.EFORBIDDEN, "Your account may not cancel a %s. Ask the helpdesk if it must stop.", strings.ToLower(cmd.Kind.Label()))
+		s.auditRefusal(ctx, portico.AuditEntry{Action: "device." + string(cmd.Kind) + ".cancel", DeviceID: cmd.DeviceID, Target: fmt.Sprint(commandID)}, err)
+		return nil, err
+	}
 	err = s.store.InTx(ctx, func(st store.Store) error {
 		if cmd, err = st.CancelCommand(ctx, commandID, s.clock.Now()); err != nil {
 			return err
@@ -208,8 +215,11 @@ func (s *Service) ChangeOwnership(ctx context.Context, deviceID int64, o portico
 		}
 		return s.audit(ctx, st, action)
 	})
+	if err != nil {
+		return nil, err
+	}
 	d.Ownership = o
-	return d, err
+	return d, nil
 }
 
 // HasQueuedCommands reports whether a command waits for the device in ctx.
@@ -239,26 +249,28 @@ func (s *Service) AdvanceCommands(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	expired, err := s.store.ExpireCommands(ctx, now.Add(-v.Duration("actions.collect_timeout")), now.Add(-v.Duration("actions.answer_timeout")), now)
-	if err != nil {
-		return err
-	}
 	ctx = portico.NewContextWithActor(ctx, portico.Actor{System: true})
-	for _, c := range expired {
-		err := s.store.InTx(ctx, func(st store.Store) error {
+	// Expiring and what it means for the devices commit together, so that
+	// an expired retirement never leaves its device active.
+	return s.store.InTx(ctx, func(st store.Store) error {
+		expired, err := st.ExpireCommands(ctx, now.Add(-v.Duration("actions.collect_timeout")), now.Add(-v.Duration("actions.answer_timeout")), now)
+		if err != nil {
+			return err
+		}
+		for _, c := range expired {
 			if c.Kind == portico.CommandRetire {
 				if err := st.EndDevice(ctx, c.DeviceID, portico.StatusRetired); err != nil && portico.ErrorCode(err) != portico.ECONFLICT {
 					return err
 				}
 			}
-			return s.audit(ctx, st, portico.AuditEntry{Action: "device." + string(c.Kind), DeviceID: c.DeviceID,
+			err := s.audit(ctx, st, portico.AuditEntry{Action: "device." + string(c.Kind), DeviceID: c.DeviceID,
 				Target: fmt.Sprint(c.ID), Result: portico.ResultFailed, Detail: "expired"})
-		})
-		if err != nil {
-			return err
+			if err != nil {
+				return err
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // finishEffects applies what a device's answer means for the device: once

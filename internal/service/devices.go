@@ -186,7 +186,11 @@ func (s *Service) Checkin(ctx context.Context, details portico.DeviceDetails) ([
 	} else {
 		s.seen.add(d.ID, now)
 	}
-	return s.store.TakeCommands(ctx, d.ID, now)
+	cmds, err := s.store.TakeCommands(ctx, d.ID, now)
+	if err != nil {
+		return nil, err
+	}
+	return cmds, s.expandConfigurations(ctx, d, cmds)
 }
 
 // ReportResult records the device's answer to a command it was sent, and

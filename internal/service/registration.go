@@ -26,11 +26,16 @@ func (s *Service) Capabilities(ctx context.Context) (portico.Capabilities, error
 
 func capabilities(u *portico.User, v portico.SettingValues) portico.Capabilities {
 	return portico.Capabilities{
-		Invite:     u.HasRole(portico.RoleRegisterDevice),
-		RequestPIN: u.HasRole(portico.RoleRequestPIN) && v.Bool("registration.pin_enabled"),
-		GenerateQR: u.HasRole(portico.RoleGenerateQR) && v.Bool("registration.qr_enabled"),
+		Invite:       u.HasRole(portico.RoleRegisterDevice),
+		RequestPIN:   u.HasRole(portico.RoleRequestPIN) && v.Bool("registration.pin_enabled"),
+		GenerateQR:   u.HasRole(portico.RoleGenerateQR) && v.Bool("registration.qr_enabled"),
+		Certificates: u.HasRole(portico.RoleManageCertificates) && len(v.CertificateTypesOffered()) > 0,
 	}
 }
+
+// maxOpenRegistrations bounds the mail and SMS one user can have sent:
+// each registration sends its invitation once, and again on each resend.
+const maxOpenRegistrations = 5
 
 // Started is a registration the user started (or restarted): what the
 // portal shows once, and where the invitation went.
@@ -56,6 +61,11 @@ func (s *Service) StartRegistration(ctx context.Context, kind portico.Invitation
 	}
 	if platform, err = portico.ParsePlatform(string(platform)); err != nil {
 		return nil, err
+	}
+	if open, err := s.MyInvitations(ctx); err != nil {
+		return nil, err
+	} else if len(open) >= maxOpenRegistrations {
+		return nil, portico.Errorf(portico.ECONFLICT, "You have %d registrations waiting. Finish or cancel one before starting another.", len(open))
 	}
 	now := s.clock.Now()
 	d := &portico.Device{
@@ -355,8 +365,8 @@ func (s *Service) checkPIN(ctx context.Context, username, pin string, only *port
 	return u, inv, a.succeeded(ctx)
 }
 
-// matchPIN finds the registration the PIN is for, counting a wrong PIN
-// against every registration it was tried on.
+// matchPIN finds the registration the PIN is for, counting the try against
+// every registration it is tried on.
 func (s *Service) matchPIN(ctx context.Context, username, pin string, only *portico.Invitation) (*portico.User, *portico.Invitation, error) {
 	now := s.clock.Now()
 	u, candidates, err := s.pinCandidates(ctx, username, only)
@@ -364,15 +374,21 @@ func (s *Service) matchPIN(ctx context.Context, username, pin string, only *port
 		return nil, nil, err
 	}
 	for _, inv := range candidates {
-		switch {
-		case inv.PINAttempts >= portico.MaxPINAttempts:
-			if only != nil {
-				return nil, nil, portico.Errorf(portico.EUNAUTHENTICATED, "This PIN stopped working after %d wrong tries. Request a new one in the portal.", portico.MaxPINAttempts)
-			}
-			continue
-		case !now.Before(inv.PINExpiresAt):
+		if !now.Before(inv.PINExpiresAt) {
 			if only != nil {
 				return nil, nil, portico.Errorf(portico.EUNAUTHENTICATED, "This PIN has expired. Request a new one in the portal.")
+			}
+			continue
+		}
+		// The try is counted before the PIN is checked, so that guesses
+		// sent at the same moment cannot all slip under the limit.
+		taken, err := s.store.TakePINAttempt(ctx, inv.ID, portico.MaxPINAttempts)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !taken {
+			if only != nil {
+				return nil, nil, portico.Errorf(portico.EUNAUTHENTICATED, "This PIN stopped working after %d wrong tries. Request a new one in the portal.", portico.MaxPINAttempts)
 			}
 			continue
 		}
@@ -386,9 +402,6 @@ func (s *Service) matchPIN(ctx context.Context, username, pin string, only *port
 		}
 		if ok {
 			return u, inv, nil
-		}
-		if _, err := s.store.RecordPINFailure(ctx, inv.ID); err != nil {
-			return nil, nil, err
 		}
 	}
 	if len(candidates) == 0 {
@@ -410,6 +423,9 @@ func (s *Service) pinCandidates(ctx context.Context, username string, only *port
 	if only != nil {
 		if only.UserID != u.ID {
 			return u, nil, nil
+		}
+		if !only.HasPIN {
+			return nil, nil, portico.Errorf(portico.EUNAUTHENTICATED, "This registration link takes your password, not a PIN.")
 		}
 		return u, []*portico.Invitation{only}, nil
 	}

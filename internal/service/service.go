@@ -32,6 +32,8 @@ type Config struct {
 	// Wake tells a waiting device that a command is queued for it; nil
 	// leaves devices to find their commands at their next check-in.
 	Wake wake.Hub
+	// Sealer seals users' certificates at rest; nil refuses them.
+	Sealer Sealer
 }
 
 // Service is Portico's business logic.
@@ -42,6 +44,8 @@ type Service struct {
 	log       *slog.Logger
 	baseURL   string
 	wake      wake.Hub
+	sealer    Sealer
+	parsing   chan struct{}
 	seen      *checkinBatch
 	// dummyHash keeps a failed look-up as slow as a wrong password, so the
 	// time a login takes does not tell whether the user exists.
@@ -67,6 +71,8 @@ func New(cfg Config) *Service {
 		log:       cfg.Log,
 		baseURL:   strings.TrimSuffix(cfg.BaseURL, "/") + "/",
 		wake:      cfg.Wake,
+		sealer:    cfg.Sealer,
+		parsing:   make(chan struct{}, 1),
 		seen:      &checkinBatch{every: cfg.CheckinFlush, pending: map[int64]time.Time{}},
 		dummyHash: cfg.Passwords.HashPassword("portico-dummy-password"),
 	}

@@ -10,9 +10,12 @@ package sim
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/portico-mdm/portico/internal/certfile"
+	"github.com/portico-mdm/portico/internal/service"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -177,7 +180,7 @@ func (d *Device) Checkin(ctx context.Context) ([]deviceapi.Command, error) {
 			d.say("ignores %s command %d, as told", c.Kind, c.ID)
 			continue
 		}
-		res := d.result(c.Kind)
+		res := d.result(c)
 		if c.Kind == portico.CommandCheckin && res.Status == portico.CommandDone {
 			more, err := d.checkin(ctx)
 			if err != nil {
@@ -202,8 +205,9 @@ func (d *Device) Checkin(ctx context.Context) ([]deviceapi.Command, error) {
 // Gone says whether the device was wiped or retired, which ended its agent.
 func (d *Device) Gone() bool { return d.gone != "" }
 
-// result is the device's answer to a command of the kind.
-func (d *Device) result(k portico.CommandKind) portico.CommandResult {
+// result is the device's answer to a command.
+func (d *Device) result(c deviceapi.Command) portico.CommandResult {
+	k := c.Kind
 	msg, known := doneMessages[k]
 	switch {
 	case !known:
@@ -214,8 +218,41 @@ func (d *Device) result(k portico.CommandKind) portico.CommandResult {
 		return portico.CommandResult{Status: portico.CommandFailed, Message: "Simulated failure: the user declined."}
 	case k == portico.CommandLocate:
 		return portico.CommandResult{Status: portico.CommandDone, Message: msg, Data: d.locate()}
+	case k == portico.CommandConfigure:
+		return configure(c.Payload)
 	}
 	return portico.CommandResult{Status: portico.CommandDone, Message: msg}
+}
+
+// configure installs an email account configuration as a device would:
+// it opens each identity's PKCS#12 with its password, and says what it
+// installed, so that a test can see whether a private key came with it.
+func configure(payload json.RawMessage) portico.CommandResult {
+	var conf service.EmailConfiguration
+	if err := json.Unmarshal(payload, &conf); err != nil || conf.Type != "email" {
+		return portico.CommandResult{Status: portico.CommandFailed, Message: "This agent cannot read the configuration."}
+	}
+	var parts []string
+	for _, id := range conf.Identities {
+		p12, err := base64.StdEncoding.DecodeString(id.PKCS12)
+		if err == nil {
+			var opened *certfile.Identity
+			if opened, err = certfile.Decode(p12, id.Password); err == nil {
+				what := string(id.Purpose) + " identity with its private key"
+				if opened.Key == nil {
+					what = string(id.Purpose) + " certificate without a private key"
+				}
+				parts = append(parts, what)
+				continue
+			}
+		}
+		return portico.CommandResult{Status: portico.CommandFailed, Message: "The " + string(id.Purpose) + " certificate could not be opened."}
+	}
+	msg := fmt.Sprintf("Installed the email account %s on %s", conf.Username, conf.Server)
+	if len(parts) > 0 {
+		msg += " with the " + strings.Join(parts, " and the ")
+	}
+	return portico.CommandResult{Status: portico.CommandDone, Message: msg + "."}
 }
 
 var doneMessages = map[portico.CommandKind]string{
@@ -225,6 +262,8 @@ var doneMessages = map[portico.CommandKind]string{
 	portico.CommandWipe:    "Erasing all content and settings.",
 	portico.CommandRetire:  "Unregistered: managed profiles, apps and certificates removed; personal data kept.",
 	portico.CommandCheckin: "Checked in with fresh details.",
+	// configure's message says what was installed.
+	portico.CommandConfigure: "",
 }
 
 func (d *Device) checkin(ctx context.Context) ([]deviceapi.Command, error) {

@@ -20,6 +20,7 @@ type Store interface {
 	Sessions
 	Devices
 	Invitations
+	Certificates
 	Commands
 	Audit
 	Settings
@@ -117,8 +118,10 @@ type Invitations interface {
 	PendingInvitations(ctx context.Context, userID int64) ([]*portico.Invitation, error)
 	// InvitationPINHash returns the argon2id hash of the invitation's PIN.
 	InvitationPINHash(ctx context.Context, id int64) (string, error)
-	// RecordPINFailure counts a wrong PIN and returns the attempts so far.
-	RecordPINFailure(ctx context.Context, id int64) (int, error)
+	// TakePINAttempt counts a try of the invitation's PIN before it is
+	// checked, so that tries made at the same moment see each other; it
+	// returns false, counting nothing, once max tries were taken.
+	TakePINAttempt(ctx context.Context, id int64, max int) (bool, error)
 	// RenewInvitation gives a pending invitation a new token, PIN and
 	// lifetime, and forgets its wrong PINs: the old link stops working.
 	RenewInvitation(ctx context.Context, inv *portico.Invitation, tokenHash []byte, pinHash string) error
@@ -127,6 +130,25 @@ type Invitations interface {
 	CloseInvitation(ctx context.Context, id int64, status portico.InvitationStatus, at time.Time) error
 	// ExpiredInvitations lists pending invitations whose time ran out.
 	ExpiredInvitations(ctx context.Context, now time.Time) ([]*portico.Invitation, error)
+}
+
+// SealedFile is a PKCS#12 file and its password, each sealed with the key
+// kept outside the database (internal/secret).
+type SealedFile struct {
+	PKCS12, Password []byte
+}
+
+// Certificates holds the S/MIME certificates users uploaded (SPEC CERT-1),
+// at most one of each type per user.
+type Certificates interface {
+	// PutCertificate stores cert, replacing the user's certificate of its
+	// type if there is one, and sets its ID.
+	PutCertificate(ctx context.Context, cert *portico.Certificate, f SealedFile) error
+	CertificateByID(ctx context.Context, id int64) (*portico.Certificate, error)
+	CertificateFile(ctx context.Context, id int64) (SealedFile, error)
+	// ListCertificates lists the user's certificates, signing first.
+	ListCertificates(ctx context.Context, userID int64) ([]*portico.Certificate, error)
+	DeleteCertificate(ctx context.Context, id int64) error
 }
 
 // Commands holds the actions queued for devices and their outcomes.

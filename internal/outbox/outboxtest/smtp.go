@@ -28,8 +28,12 @@ type Mail struct {
 // the password "s3cret" and keeps what it receives.
 type SMTPServer struct {
 	Port string
-	mu   sync.Mutex
-	got  []Mail
+	// HangUpAfterData makes the server drop the connection as soon as it
+	// has taken a message, before the client can say goodbye: a client that
+	// then sends the message again delivers it twice.
+	HangUpAfterData bool
+	mu              sync.Mutex
+	got             []Mail
 }
 
 // NewSMTPServer starts a server that stops with the test. serverTLS says
@@ -125,5 +129,12 @@ func (s *session) Data(r io.Reader) error {
 	return nil
 }
 
-func (s *session) Reset()        { s.mail = Mail{} }
+func (s *session) Reset() {
+	if s.mail.Data != nil && s.srv.HangUpAfterData {
+		// The network connection, not go-smtp's, whose Close waits for
+		// this very handler.
+		s.conn.Conn().Close()
+	}
+	s.mail = Mail{}
+}
 func (s *session) Logout() error { return nil }

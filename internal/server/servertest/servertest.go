@@ -71,7 +71,11 @@ func New(t *testing.T) *Env {
 	base := "http://" + ts.Listener.Addr().String() + "/"
 	clock := &Clock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	hub := wake.NewLocal()
-	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Clock: clock, BaseURL: base, Wake: hub})
+	sealer, err := secret.NewSealer(make([]byte, secret.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Clock: clock, BaseURL: base, Wake: hub, Sealer: sealer})
 	srv, err := server.New(server.Config{
 		Service: svc, Sessions: db, Registry: prometheus.NewRegistry(),
 		MetricsToken: MetricsToken, Clock: clock, Wake: hub,

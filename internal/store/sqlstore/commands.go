@@ -28,7 +28,7 @@ func (c *conn) QueueCommand(ctx context.Context, cmd *portico.Command) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		cmd.DeviceID, string(cmd.Kind), string(cmd.Status), optionalText(cmd.Payload), cmd.Result, optionalText(cmd.Data), cmd.CreatedBy,
 		at(cmd.CreatedAt), optionalAt(cmd.ReleaseAt), optionalAt(cmd.SentAt), optionalAt(cmd.DoneAt)).Scan(&cmd.ID)
-	return refused(err, "", fmt.Sprintf("There is no device %d.", cmd.DeviceID))
+	return refused(err, fmt.Sprintf("A %s of this device is already under way.", cmd.Kind), fmt.Sprintf("There is no device %d.", cmd.DeviceID))
 }
 
 // TakeCommands runs at every check-in, and almost always finds nothing: it
@@ -50,8 +50,12 @@ func (c *conn) TakeCommands(ctx context.Context, deviceID int64, now time.Time) 
 }
 
 func (c *conn) FinishCommand(ctx context.Context, deviceID, commandID int64, r portico.CommandResult, now time.Time) (*portico.Command, error) {
-	cmd, err := scanCommand(c.writeRow(ctx, "UPDATE commands SET status = ?, result = ?, data = ?, done_at = ? WHERE id = ? AND device_id = ? AND status = ? RETURNING "+commandColumns,
-		string(r.Status), r.Message, optionalText(r.Data), at(now), commandID, deviceID, string(portico.CommandSent)))
+	// A wipe or retirement the device confirms after its command expired
+	// still happened: the answer counts, so the device is ended.
+	cmd, err := scanCommand(c.writeRow(ctx, `UPDATE commands SET status = ?, result = ?, data = ?, done_at = ? WHERE id = ? AND device_id = ?
+		AND (status = ? OR (status = ? AND sent_at IS NOT NULL AND kind IN (?, ?))) RETURNING `+commandColumns,
+		string(r.Status), r.Message, optionalText(r.Data), at(now), commandID, deviceID, string(portico.CommandSent),
+		string(portico.CommandExpired), string(portico.CommandWipe), string(portico.CommandRetire)))
 	if err == nil {
 		return cmd, nil
 	} else if !errors.Is(err, sql.ErrNoRows) {

@@ -50,10 +50,13 @@ func (c *conn) InvitationPINHash(ctx context.Context, id int64) (string, error) 
 	return h, notFound(err, "There is no invitation %d.", id)
 }
 
-func (c *conn) RecordPINFailure(ctx context.Context, id int64) (int, error) {
-	var n int
-	err := c.writeRow(ctx, "UPDATE invitations SET pin_attempts = pin_attempts + 1 WHERE id = ? RETURNING pin_attempts", id).Scan(&n)
-	return n, notFound(err, "There is no invitation %d.", id)
+func (c *conn) TakePINAttempt(ctx context.Context, id int64, max int) (bool, error) {
+	res, err := c.exec(ctx, "UPDATE invitations SET pin_attempts = pin_attempts + 1 WHERE id = ? AND pin_attempts < ?", id, max)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 func (c *conn) RenewInvitation(ctx context.Context, inv *portico.Invitation, tokenHash []byte, pinHash string) error {

@@ -85,8 +85,10 @@ func (c *conn) finish(ctx context.Context, m *portico.Message, set string, args 
 }
 
 func (c *conn) MarkMessageSent(ctx context.Context, m *portico.Message, now time.Time) error {
-	return c.finish(ctx, m, "status = ?, sent_at = ?, next_attempt_at = NULL, last_error = ''",
-		string(portico.MessageSent), at(now))
+	// A delivered message's text may hold a registration link and PIN:
+	// the outbox keeps only that it went.
+	return c.finish(ctx, m, "status = ?, sent_at = ?, next_attempt_at = NULL, last_error = '', body = ?",
+		string(portico.MessageSent), at(now), portico.DeliveredText)
 }
 
 func (c *conn) RetryMessage(ctx context.Context, m *portico.Message, lastError string, next time.Time) error {

@@ -53,12 +53,15 @@ func testInvitations(t *testing.T, st store.Store) {
 	if h, err := st.InvitationPINHash(ctx(t), inv.ID); err != nil || h != "pin-hash" {
 		t.Errorf("PIN hash %q, %v", h, err)
 	}
-	for want := 1; want <= 3; want++ {
-		n, err := st.RecordPINFailure(ctx(t), inv.ID)
+	for want := 1; want <= 4; want++ {
+		ok, err := st.TakePINAttempt(ctx(t), inv.ID, 3)
 		check(t, err)
-		if n != want {
-			t.Errorf("attempts after %d failures = %d", want, n)
+		if ok != (want <= 3) {
+			t.Errorf("attempt %d of at most 3 taken = %t", want, ok)
 		}
+	}
+	if got, _ := st.InvitationByID(ctx(t), inv.ID); got.PINAttempts != 3 {
+		t.Errorf("%d attempts counted; a refused attempt must count nothing", got.PINAttempts)
 	}
 
 	pending, err := st.PendingInvitations(ctx(t), alice.ID)
@@ -114,8 +117,9 @@ func testInvitationsRefused(t *testing.T, st store.Store) {
 	wantCode(t, err, portico.ENOTFOUND)
 	_, err = st.InvitationByID(ctx(t), 999)
 	wantCode(t, err, portico.ENOTFOUND)
-	_, err = st.RecordPINFailure(ctx(t), 999)
-	wantCode(t, err, portico.ENOTFOUND)
+	if ok, err := st.TakePINAttempt(ctx(t), 999, 5); ok || err != nil {
+		t.Errorf("an attempt on a missing invitation: %t, %v", ok, err)
+	}
 	wantCode(t, st.CloseInvitation(ctx(t), 999, portico.InvitationCancelled, base), portico.ENOTFOUND)
 
 	// Two devices racing for one invitation: only the first wins.

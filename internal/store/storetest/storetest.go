@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditLimits", testAuditLimits},
 		{"Settings", testSettings},
 		{"LoginFailures", testLoginFailures},
+		{"Certificates", testCertificates},
 		{"Invitations", testInvitations},
 		{"InvitationsRefused", testInvitationsRefused},
 		{"ActivateDevice", testActivateDevice},
@@ -571,8 +572,8 @@ func testTakeCommandsOnce(t *testing.T, st store.Store) {
 	u := addUser(t, st, "kim", false)
 	d := addDevice(t, st, u.ID, "d")
 	var queued []int64
-	for i := range 20 {
-		queued = append(queued, queue(t, st, d.ID, portico.CommandCheckin, portico.CommandQueued, base.Add(time.Duration(i))).ID)
+	for i := range 20 { // configurations, of which any number may be open at once
+		queued = append(queued, queue(t, st, d.ID, portico.CommandConfigure, portico.CommandQueued, base.Add(time.Duration(i))).ID)
 	}
 	var mu sync.Mutex
 	var taken []int64

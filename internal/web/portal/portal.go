@@ -33,6 +33,7 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	mux.Handle("GET /account", web.SignedIn, r.HTML(h.accountPage))
 	mux.Handle("POST /account", web.SignedIn, r.HTML(h.changeAccount))
 	registerActions(mux, h, r)
+	registerCertificates(mux, h, r)
 	mux.Handle("GET /go", web.Visitor, r.HTML(h.goPage))
 	mux.Handle("POST /go", web.Visitor, r.HTML(h.goSignIn))
 }
@@ -50,6 +51,9 @@ func (h *handler) layout(r *http.Request, title string) (ui.Layout, portico.Capa
 		if caps.Allows(k.kind) {
 			l.Menu = append(l.Menu, ui.MenuItem{Label: k.menu, Href: "/register?how=" + string(k.kind)})
 		}
+	}
+	if caps.Certificates {
+		l.Menu = append(l.Menu, ui.MenuItem{Label: "My certificates", Href: "/certificates"})
 	}
 	if l.User.HasRole(portico.RoleChangeAccount) {
 		l.Menu = append(l.Menu, ui.MenuItem{Label: portico.RoleChangeAccount.Label(), Href: "/account"})

@@ -179,6 +179,7 @@ func (r *Renderer) funcs() template.FuncMap {
 		// hover text beside it.
 		"ago":   func(t time.Time) string { return ago(r.clock.Now(), t) },
 		"in":    func(t time.Time) string { return in(r.clock.Now(), t) },
+		"now":   r.clock.Now,
 		"exact": exact,
 		"date": func(t time.Time) string {
 			if t.IsZero() {
