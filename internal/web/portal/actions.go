@@ -30,6 +30,8 @@ type devicePage struct {
 	Actions  service.DeviceActions
 	Location *portico.Location
 	Map      *tileMap
+	// tiles is where map tiles come from, when a location may be shown.
+	tiles string
 	// Live is true while an action is under way: the page refreshes its
 	// list of actions until every one has ended.
 	Live bool
@@ -40,8 +42,10 @@ func (h *handler) device(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if p.Map != nil {
-		web.AllowImagesFrom(w, p.Map.origin)
+	// Allowed before there is a location: it may arrive with the page's
+	// live refresh, which keeps the policy the page was loaded with.
+	if p.tiles != "" {
+		web.AllowImagesFrom(w, p.tiles)
 	}
 	return h.ui.Render(w, http.StatusOK, "device", p)
 }
@@ -82,6 +86,9 @@ func (h *handler) devicePage(r *http.Request) (*devicePage, error) {
 		return nil, err
 	}
 	p := &devicePage{Layout: l, Device: d, Commands: commands, Actions: actions}
+	if actions.MayLocate {
+		p.tiles = tileOrigin(settings.Get("privacy.map_tiles"))
+	}
 	for _, c := range commands {
 		p.Live = p.Live || !c.Status.Final()
 		if loc, ok := c.Location(); ok && p.Location == nil {
@@ -192,7 +199,6 @@ type tileMap struct {
 	Tiles        []string
 	X, Y, Radius float64
 	Link         string
-	origin       string
 }
 
 const (
@@ -200,12 +206,24 @@ const (
 	tileSize = 256
 )
 
-// newTileMap returns the map of loc from the admin's tile address
-// template, or nil when there is none: the page then shows the
-// coordinates alone.
-func newTileMap(template string, loc portico.Location) *tileMap {
+// maxMapLatitude is as far north or south as the map's projection goes.
+const maxMapLatitude = 85.05
+
+// tileOrigin is the scheme and host of the tile address template, or ""
+// when there is none.
+func tileOrigin(template string) string {
 	u, err := url.Parse(template)
 	if template == "" || err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// newTileMap returns the map of loc from the admin's tile address
+// template, or nil when there is none or the place is beyond the map: the
+// page then shows the coordinates alone.
+func newTileMap(template string, loc portico.Location) *tileMap {
+	if tileOrigin(template) == "" || math.Abs(loc.Latitude) > maxMapLatitude {
 		return nil
 	}
 	n := math.Exp2(mapZoom)
@@ -217,7 +235,6 @@ func newTileMap(template string, loc portico.Location) *tileMap {
 		X: (x - float64(cx-1)) * tileSize, Y: (y - float64(cy-1)) * tileSize,
 		Radius: math.Max(loc.Accuracy/(156543.03392*math.Cos(lat)/n), 6),
 		Link:   fmt.Sprintf("https://www.openstreetmap.org/?mlat=%.6f&mlon=%.6f#map=%d/%.6f/%.6f", loc.Latitude, loc.Longitude, mapZoom, loc.Latitude, loc.Longitude),
-		origin: u.Scheme + "://" + u.Host,
 	}
 	for dy := -1; dy <= 1; dy++ {
 		for dx := -1; dx <= 1; dx++ {

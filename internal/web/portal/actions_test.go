@@ -112,6 +112,11 @@ func TestLocationAndMap(t *testing.T) {
 	if res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"locate"}}); res.Status != http.StatusSeeOther {
 		t.Fatalf("locate: status %d", res.Status)
 	}
+	// The page loaded before the answer already lets tiles in: the location
+	// arrives by the live refresh, under the policy the page loaded with.
+	if res := e.Get(alice, path); !strings.Contains(res.Header.Get("Content-Security-Policy"), "https://tile.openstreetmap.org") {
+		t.Errorf("before the location arrives the page may not load tiles (CSP %q)", res.Header.Get("Content-Security-Policy"))
+	}
 	answerAll(t, e, token, `{"latitude": 47.3769, "longitude": 8.5417, "accuracy_m": 20, "at": "2026-03-02T08:59:00Z"}`)
 	res, err := alice.Get(e.URL + path)
 	if err != nil {
