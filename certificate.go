@@ -39,8 +39,9 @@ type Certificate struct {
 	UploadedAt time.Time       `json:"uploaded_at"`
 }
 
-// Expired reports whether the certificate is no longer valid.
-func (c *Certificate) Expired(now time.Time) bool { return !now.Before(c.NotAfter) }
+// Expired reports whether the certificate is no longer valid: after its
+// last moment, as x509 and the upload's check count it.
+func (c *Certificate) Expired(now time.Time) bool { return now.After(c.NotAfter) }
 
 // ExpiresSoon reports whether the certificate ends within 30 days.
 func (c *Certificate) ExpiresSoon(now time.Time) bool {

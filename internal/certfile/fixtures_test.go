@@ -2,15 +2,12 @@ package certfile_test
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"math/big"
 	"sync"
 	"time"
+
+	"github.com/portico-mdm/portico/internal/certfile/certfiletest"
 )
 
 // now is inside every fixture certificate's validity unless a test says
@@ -40,20 +37,7 @@ type fixtureSet struct {
 }
 
 var fixtures = sync.OnceValue(func() *fixtureSet {
-	rsaKey := func() crypto.Signer {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			panic(err)
-		}
-		return k
-	}
-	ecKey := func() crypto.Signer {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		return k
-	}
+	rsaKey, ecKey := certfiletest.RSAKey, certfiletest.ECDSAKey
 	f := &fixtureSet{}
 	f.ca = makeCert(pkix.Name{CommonName: "Portico Test CA", Organization: []string{"Portico"}}, ecKey(), nil, true, notBefore, notAfter.AddDate(5, 0, 0))
 	f.selfRSA = makeCert(pkix.Name{CommonName: "Self RSA"}, rsaKey(), nil, false, notBefore, notAfter)
@@ -69,44 +53,18 @@ var fixtures = sync.OnceValue(func() *fixtureSet {
 	return f
 })
 
-var serial int64
-
 // makeCert makes a certificate for key, signed by issuer or, when issuer is
-// nil, by itself. Leaves carry an rfc822Name made from their CommonName.
+// nil, by itself. Leaves carry an rfc822Name when they have a CommonName.
 func makeCert(subject pkix.Name, key crypto.Signer, issuer *identity, isCA bool, from, until time.Time) identity {
-	serial++
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               subject,
-		NotBefore:             from,
-		NotAfter:              until,
-		BasicConstraintsValid: true,
-		IsCA:                  isCA,
-	}
-	if isCA {
-		tmpl.KeyUsage = x509.KeyUsageCertSign
-	} else {
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}
-		if subject.CommonName != "" {
-			tmpl.EmailAddresses = []string{"alice@example.com"}
-		}
-	}
-	parent, signer := tmpl, key
-	var chain []*x509.Certificate
+	o := certfiletest.Options{Subject: subject, Key: key, CA: isCA, NotBefore: from, NotAfter: until}
 	if issuer != nil {
-		parent, signer = issuer.cert, issuer.key
-		chain = append([]*x509.Certificate{issuer.cert}, issuer.chain...)
+		o.Issuer = &certfiletest.Identity{Certificate: issuer.cert, Key: issuer.key, Chain: issuer.chain}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
-	if err != nil {
-		panic(err)
+	if subject.CommonName != "" {
+		o.Email = "alice@example.com"
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		panic(err)
-	}
-	return identity{cert: cert, key: key, chain: chain}
+	id := certfiletest.New(o)
+	return identity{cert: id.Certificate, key: id.Key, chain: id.Chain}
 }
 
 // must keeps fixture building to one line; a panic fails the test as

@@ -97,10 +97,13 @@ func (s *Service) PutCertificate(ctx context.Context, typ portico.CertificateTyp
 		return nil, nil, err
 	}
 	if typ, err = portico.ParseCertificateType(string(typ)); err != nil {
+		s.auditRefusal(ctx, action, err)
 		return nil, nil, err
 	}
 	if v.CertificateName(typ) == "" {
-		return nil, nil, portico.Errorf(portico.EINVALID, "Your company takes no %s certificates.", typ)
+		err := portico.Errorf(portico.EINVALID, "Your company takes no %s certificates.", typ)
+		s.auditRefusal(ctx, action, err)
+		return nil, nil, err
 	}
 	now := s.clock.Now()
 	id, err := s.parse(ctx, file, password, now)
@@ -197,25 +200,30 @@ func (s *Service) ClearPrivateKey(ctx context.Context, id int64) (*portico.Certi
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.store.CertificateFile(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	p12, password, err := s.unseal(c, f)
-	if err != nil {
-		return nil, err
-	}
-	stored, err := certfile.Decode(p12, password)
-	if err != nil {
-		return nil, err
-	}
-	stored.Key = nil
-	sealed, err := s.seal(c, stored)
-	if err != nil {
-		return nil, err
-	}
-	c.HasKey = false
+	// Read and written in one transaction: a file replaced meanwhile is
+	// the one cleared, never put back.
 	err = s.store.InTx(ctx, func(st store.Store) error {
+		if c, err = st.CertificateByID(ctx, id); err != nil {
+			return err
+		}
+		f, err := st.CertificateFile(ctx, id)
+		if err != nil {
+			return err
+		}
+		p12, password, err := s.unseal(c, f)
+		if err != nil {
+			return err
+		}
+		stored, err := certfile.Decode(p12, password)
+		if err != nil {
+			return err
+		}
+		stored.Key = nil
+		sealed, err := s.seal(c, stored)
+		if err != nil {
+			return err
+		}
+		c.HasKey = false
 		if err := st.PutCertificate(ctx, c, sealed); err != nil {
 			return err
 		}
@@ -361,7 +369,8 @@ func (s *Service) emailConfiguration(ctx context.Context, userID int64) (*EmailC
 		return nil, err
 	}
 	for _, c := range certs {
-		if !v.EmailUses(c.Type) || s.sealer == nil {
+		// A type the admin no longer offers is not pushed any more.
+		if !v.EmailUses(c.Type) || v.CertificateName(c.Type) == "" || s.sealer == nil {
 			continue
 		}
 		f, err := s.store.CertificateFile(ctx, c.ID)
