@@ -30,14 +30,10 @@ func TestBrowserDeviceActions(t *testing.T) {
 
 	companyPage := in.URL + "/devices/" + strconv.FormatInt(company, 10)
 	personalPage := in.URL + "/devices/" + strconv.FormatInt(personal, 10)
+	if err := browserSignIn(ctx, in.URL, "alice", password, 390, 844); err != nil {
+		t.Fatal(err)
+	}
 	err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(390, 844),
-		chromedp.Navigate(in.URL+"/login"),
-		chromedp.WaitVisible(`input[name="username"]`),
-		chromedp.SendKeys(`input[name="username"]`, "alice"),
-		chromedp.SendKeys(`input[name="password"]`, password),
-		chromedp.Submit(`input[name="password"]`),
-		chromedp.WaitNotPresent(`input[name="password"]`),
 		chromedp.Navigate(companyPage),
 		chromedp.Click(`button[value="lock"], button.action.lock`),
 		chromedp.WaitVisible(`#commands .status.queued, #commands .status.sent, #commands .status.done`),

@@ -46,6 +46,20 @@ func newBrowser(t *testing.T) context.Context {
 	return ctx
 }
 
+// browserSignIn signs in through the sign-in page, on a screen of the
+// given size.
+func browserSignIn(ctx context.Context, base, user, password string, width, height int64) error {
+	return chromedp.Do(ctx,
+		chromedp.EmulateViewport(width, height),
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(`input[name="username"]`),
+		chromedp.SendKeys(`input[name="username"]`, user),
+		chromedp.SendKeys(`input[name="password"]`, password),
+		chromedp.Submit(`input[name="password"]`),
+		chromedp.WaitNotPresent(`input[name="password"]`),
+	)
+}
+
 // screenshot keeps a picture of the page when PORTICO_SCREENSHOTS names a
 // directory, for people reviewing how pages look.
 func screenshot(t *testing.T, ctx context.Context, name string) {
@@ -112,18 +126,7 @@ func TestBrowserWelcomeMenuAndAdmin(t *testing.T) {
 	password := addUser(t, []string{"--data", data}, "alice", "lock")
 	run(t, "", "device", "sim", "--server", in.URL, "--platform", "android", "--user", "alice", "--password", password, "--every", "0")
 
-	signInAs := func(user, password string, width, height int64) error {
-		return chromedp.Do(ctx,
-			chromedp.EmulateViewport(width, height),
-			chromedp.Navigate(in.URL+"/login"),
-			chromedp.WaitVisible(`input[name="username"]`),
-			chromedp.SendKeys(`input[name="username"]`, user),
-			chromedp.SendKeys(`input[name="password"]`, password),
-			chromedp.Submit(`input[name="password"]`),
-			chromedp.WaitNotPresent(`input[name="password"]`),
-		)
-	}
-	if err := signInAs("alice", password, 390, 844); err != nil {
+	if err := browserSignIn(ctx, in.URL, "alice", password, 390, 844); err != nil {
 		t.Fatal(err)
 	}
 	err := chromedp.Do(ctx,
@@ -148,7 +151,7 @@ func TestBrowserWelcomeMenuAndAdmin(t *testing.T) {
 		t.Errorf("after signing out the page says %q", notice)
 	}
 
-	if err := signInAs("admin", in.AdminPassword, 1280, 900); err != nil {
+	if err := browserSignIn(ctx, in.URL, "admin", in.AdminPassword, 1280, 900); err != nil {
 		t.Fatal(err)
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(in.URL+"/admin/users")); err != nil {
@@ -181,14 +184,10 @@ func TestBrowserWelcomeMenuAndAdmin(t *testing.T) {
 func TestBrowserRegistrationWithAPIN(t *testing.T) {
 	ctx := newBrowser(t)
 	d := newDelivery(t)
+	if err := browserSignIn(ctx, d.URL, "alice", d.alicePassword, 390, 844); err != nil {
+		t.Fatal(err)
+	}
 	err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(390, 844),
-		chromedp.Navigate(d.URL+"/login"),
-		chromedp.WaitVisible(`input[name="username"]`),
-		chromedp.SendKeys(`input[name="username"]`, "alice"),
-		chromedp.SendKeys(`input[name="password"]`, d.alicePassword),
-		chromedp.Submit(`input[name="password"]`),
-		chromedp.WaitVisible(`details.welcome summary`),
 		chromedp.Click(`details.welcome summary`),
 		chromedp.Click(`a[href="/register?how=pin"]`),
 		chromedp.WaitVisible(`button[value="pin"]`),

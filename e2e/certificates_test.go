@@ -72,16 +72,7 @@ func TestBrowserMyCertificates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(1100, 900),
-		chromedp.Navigate(in.URL+"/login"),
-		chromedp.WaitVisible(`input[name="username"]`),
-		chromedp.SendKeys(`input[name="username"]`, "alice"),
-		chromedp.SendKeys(`input[name="password"]`, password),
-		chromedp.Submit(`input[name="password"]`),
-		chromedp.WaitNotPresent(`input[name="password"]`),
-	)
-	if err != nil {
+	if err := browserSignIn(ctx, in.URL, "alice", password, 1100, 900); err != nil {
 		t.Fatal(err)
 	}
 
@@ -109,7 +100,7 @@ func TestBrowserMyCertificates(t *testing.T) {
 	}
 	screenshot(t, ctx, "certificates")
 
-	err = chromedp.Do(ctx,
+	err := chromedp.Do(ctx,
 		chromedp.Click(`details.confirm summary`),
 		chromedp.Click(`form[action$="/clear-key"] button`),
 		chromedp.WaitVisible(`.flash`),

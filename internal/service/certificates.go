@@ -52,16 +52,9 @@ func (s *Service) CertificateOptions(ctx context.Context) ([]CertificateOption, 
 // certificateUser is the signed-in user when My Certificates is theirs to
 // use: the role, and at least one type configured (SPEC CERT-1).
 func (s *Service) certificateUser(ctx context.Context) (*portico.User, portico.SettingValues, error) {
-	u, err := signedInUser(ctx)
+	u, v, err := s.userWhoMay(ctx, func(c portico.Capabilities) bool { return c.Certificates }, "manage certificates here")
 	if err != nil {
 		return nil, nil, err
-	}
-	v, err := s.store.SettingValues(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !capabilities(u, v).Certificates {
-		return nil, nil, portico.Errorf(portico.EFORBIDDEN, "Your account may not manage certificates here. Ask the helpdesk if you need to.")
 	}
 	if s.sealer == nil {
 		return nil, nil, fmt.Errorf("service: no sealer for certificates")

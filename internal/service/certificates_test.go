@@ -17,7 +17,6 @@ import (
 	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/service"
 	"github.com/portico-mdm/portico/internal/store"
-	"github.com/portico-mdm/portico/internal/store/sqlstore"
 	"software.sslmate.com/src/go-pkcs12"
 )
 
@@ -33,21 +32,10 @@ var certSettings = map[string]string{
 	"email.server":            "mail.example.com",
 }
 
-// newCertEnv is newEnv with a sealer, and the settings.
+// newCertEnv is newEnv with the settings.
 func newCertEnv(t *testing.T, settings map[string]string) *env {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, t.TempDir()+"/portico.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	c := &clock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Clock: c, Sealer: newSealer(t, 1)})
-	e := &env{svc: svc, db: db, clock: c, op: portico.NewContextWithActor(ctx, portico.Actor{System: true})}
+	e := newEnv(t)
 	if len(settings) > 0 {
 		if err := e.svc.SetSettings(e.op, settings); err != nil {
 			t.Fatal(err)

@@ -100,6 +100,13 @@ func (s *Service) StartRegistration(ctx context.Context, kind portico.Invitation
 // mayRegister returns the signed-in user and the settings when the user's
 // role and the switch behind it allow this kind of registration.
 func (s *Service) mayRegister(ctx context.Context, kind portico.InvitationKind) (*portico.User, portico.SettingValues, error) {
+	return s.userWhoMay(ctx, func(c portico.Capabilities) bool { return c.Allows(kind) }, "register devices this way")
+}
+
+// userWhoMay returns the signed-in user and the settings when the user's
+// capabilities (roles and the switches behind them) allow what may asks;
+// refusal says what was refused ("register devices this way").
+func (s *Service) userWhoMay(ctx context.Context, may func(portico.Capabilities) bool, refusal string) (*portico.User, portico.SettingValues, error) {
 	u, err := signedInUser(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -108,8 +115,8 @@ func (s *Service) mayRegister(ctx context.Context, kind portico.InvitationKind) 
 	if err != nil {
 		return nil, nil, err
 	}
-	if !capabilities(u, v).Allows(kind) {
-		return nil, nil, portico.Errorf(portico.EFORBIDDEN, "Your account may not register devices this way. Ask the helpdesk if you need to.")
+	if !may(capabilities(u, v)) {
+		return nil, nil, portico.Errorf(portico.EFORBIDDEN, "Your account may not %s. Ask the helpdesk if you need to.", refusal)
 	}
 	return u, v, nil
 }

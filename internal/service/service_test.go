@@ -46,7 +46,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	c := &clock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Clock: c})
+	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Clock: c, Sealer: newSealer(t, 1)})
 	return &env{svc: svc, db: db, clock: c, op: portico.NewContextWithActor(ctx, portico.Actor{System: true})}
 }
 
