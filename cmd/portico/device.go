@@ -24,8 +24,9 @@ func (c *cli) device(ctx context.Context, g globals, args []string) error {
 		return usageError("say `device sim --server URL --platform ios --user U --password P`")
 	}
 	fs := c.flags("device sim")
-	var server, platform, user, password, pin, token, ca, fail, ignore string
+	var server, platform, user, password, pin, token, ca, fail, ignore, deviceToken string
 	var count int
+	var recoverPasscode bool
 	var every time.Duration
 	env := envDefaults{c: c}
 	fs.StringVar(&server, "server", c.env("server", "http://127.0.0.1:8080"), "Portico's URL (PORTICO_SERVER)")
@@ -39,6 +40,8 @@ func (c *cli) device(ctx context.Context, g globals, args []string) error {
 	fs.DurationVar(&every, "every", env.duration("every", 30*time.Second), "check-in interval; meanwhile the devices wait to be woken; 0 registers, checks in once and exits (PORTICO_EVERY)")
 	fs.StringVar(&fail, "fail", c.env("fail", ""), "comma-separated command kinds to answer with a failure, such as lock,wipe (PORTICO_FAIL)")
 	fs.StringVar(&ignore, "ignore", c.env("ignore", ""), "comma-separated command kinds never to answer, so that they expire (PORTICO_IGNORE)")
+	fs.BoolVar(&recoverPasscode, "recover-passcode", false, "recover the secure apps passcode with --password, or with --pin as the one-time PIN from the portal, print the answer and exit")
+	fs.StringVar(&deviceToken, "device-token", c.env("device-token", ""), "with --recover-passcode: the token of a device registered earlier, used instead of registering one (PORTICO_DEVICE_TOKEN)")
 	if env.err != nil {
 		return env.err
 	}
@@ -80,6 +83,12 @@ func (c *cli) device(ctx context.Context, g globals, args []string) error {
 	}
 	if base.Client, err = trusting(ca); err != nil {
 		return err
+	}
+	if deviceToken != "" && !recoverPasscode {
+		return usageError("--device-token goes with --recover-passcode")
+	}
+	if recoverPasscode {
+		return c.recoverPasscode(ctx, base, deviceToken, count)
 	}
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))

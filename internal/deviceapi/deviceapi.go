@@ -151,6 +151,7 @@ func (a *API) Register(mux *web.Mux) {
 		{"POST " + Prefix + "/checkin", web.Device, web.JSON(a.checkin)},
 		{"POST " + Prefix + "/commands/{id}/result", web.Device, web.JSON(a.result)},
 		{"POST " + Prefix + "/wait", web.Device, web.JSON(a.wait)},
+		{"POST " + Prefix + "/passcode-recovery", web.Device, web.JSON(a.recoverPasscode)},
 		{"GET " + Prefix + "/openapi.yaml", web.Public, http.HandlerFunc(serveOpenAPI)},
 	}
 	known := http.NewServeMux()

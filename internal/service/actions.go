@@ -19,6 +19,9 @@ type DeviceActions struct {
 	// MayLocate says whether the device's location may be asked for and
 	// shown, by its ownership.
 	MayLocate bool
+	// ResetSecureAppsPasscode says whether a one-time PIN for recovering
+	// the secure apps passcode may be made from this device (SPEC SECPIN-1).
+	ResetSecureAppsPasscode bool
 }
 
 // Allows reports whether the action is offered.
@@ -52,6 +55,7 @@ func actionsFor(a portico.Actor, d *portico.Device, v portico.SettingValues) Dev
 		}
 	}
 	out.ChangeOwnership = a.IsAdmin() || (may(portico.RoleChangeOwnership) && v.Bool("registration.user_may_change_ownership"))
+	out.ResetSecureAppsPasscode = mayResetSecureAppsPasscode(a, d, v) == nil
 	return out
 }
 

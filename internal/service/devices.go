@@ -115,6 +115,9 @@ func (s *Service) RegisterDevice(ctx context.Context, r Registration) (*portico.
 		if err := s.completeRegistration(ctx, st, inv, d, hash); err != nil {
 			return err
 		}
+		if err := st.SetRegisteredWith(ctx, d.ID, registeredWith(inv)); err != nil {
+			return err
+		}
 		action.DeviceID = d.ID
 		action.Detail = fmt.Sprintf("%s %s", platform.OSName(), d.Details.Model)
 		return s.audit(ctx, st, action)

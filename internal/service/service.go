@@ -193,7 +193,8 @@ const messageRetention = 30 * 24 * time.Hour
 
 // Housekeep forgets what no longer matters: expired browser sessions,
 // failed sign-ins older than any lock-out, registrations whose time ran
-// out, and delivered messages past their retention.
+// out, delivered messages past their retention, and requests for derived
+// credentials that expired unanswered.
 func (s *Service) Housekeep(ctx context.Context) error {
 	now := s.clock.Now()
 	return errors.Join(
@@ -201,6 +202,7 @@ func (s *Service) Housekeep(ctx context.Context) error {
 		s.store.DeleteLoginFailuresBefore(ctx, now.Add(-maxLockout)),
 		s.expireRegistrations(ctx),
 		s.store.DeleteFinishedMessages(ctx, now.Add(-messageRetention)),
+		s.store.DeleteExpiredDerivedRequests(ctx, now),
 	)
 }
 

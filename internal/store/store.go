@@ -21,6 +21,8 @@ type Store interface {
 	Devices
 	Invitations
 	Certificates
+	DerivedCredentials
+	SecureApps
 	Commands
 	Audit
 	Settings
@@ -149,6 +151,52 @@ type Certificates interface {
 	// ListCertificates lists the user's certificates, signing first.
 	ListCertificates(ctx context.Context, userID int64) ([]*portico.Certificate, error)
 	DeleteCertificate(ctx context.Context, id int64) error
+}
+
+// DerivedCredentials holds the users' trips to the derived-credential
+// provider (SPEC DERIV-2). A request's state is kept as its SHA-256 and is
+// answered at most once: the answer is a write conditional on the request
+// still waiting, so two returns racing with one state cannot both count.
+type DerivedCredentials interface {
+	// CreateDerivedRequest stores r with the hash of its state and sets its
+	// ID.
+	CreateDerivedRequest(ctx context.Context, r *portico.DerivedRequest, stateHash []byte) error
+	DerivedRequestByStateHash(ctx context.Context, h []byte) (*portico.DerivedRequest, error)
+	// AnswerDerivedRequest records the provider's answer (succeeded or
+	// failed) to a pending request that has not expired at now; ECONFLICT
+	// when it was answered or expired, ENOTFOUND when there is none.
+	AnswerDerivedRequest(ctx context.Context, id int64, status portico.DerivedStatus, now time.Time) error
+	// DerivedCredentialIssued reports whether a request for the
+	// registration succeeded.
+	DerivedCredentialIssued(ctx context.Context, invitationID int64) (bool, error)
+	// DeleteExpiredDerivedRequests forgets the requests never answered that
+	// expired before the time; answered ones stay as the record.
+	DeleteExpiredDerivedRequests(ctx context.Context, before time.Time) error
+}
+
+// SecureApps holds what recovering a secure apps passcode needs (SPEC
+// SECPIN-2, SECPIN-3): the secret each device registered with, and each
+// user's one-time PIN. Using a PIN is conditional on it being the user's
+// current, unused, unexpired one, so two uses at once cannot both win.
+type SecureApps interface {
+	// SetRegisteredWith records the secret the device registered with.
+	SetRegisteredWith(ctx context.Context, deviceID int64, w portico.RegisteredWith) error
+	// RegisteredWith returns what SetRegisteredWith recorded; ENOTFOUND for
+	// a device that registered before it was recorded, or was seeded.
+	RegisteredWith(ctx context.Context, deviceID int64) (portico.RegisteredWith, error)
+	// PutSecureAppsPIN stores the argon2id hash of the user's one-time PIN,
+	// replacing the one before, used or not, with its count of tries.
+	PutSecureAppsPIN(ctx context.Context, p *portico.SecureAppsPIN, hash string) error
+	// SecureAppsPIN returns the user's one-time PIN and its hash; ENOTFOUND
+	// when the user never had one.
+	SecureAppsPIN(ctx context.Context, userID int64) (*portico.SecureAppsPIN, string, error)
+	// TakeSecureAppsPINAttempt counts a try of the user's PIN of this hash
+	// before it is checked; it returns false, counting nothing, once max
+	// tries were taken or when that PIN was replaced.
+	TakeSecureAppsPINAttempt(ctx context.Context, userID int64, hash string, max int) (bool, error)
+	// UseSecureAppsPIN marks the user's PIN of this hash used at the time;
+	// ECONFLICT when it was used, replaced or expired by then.
+	UseSecureAppsPIN(ctx context.Context, userID int64, hash string, at time.Time) error
 }
 
 // Commands holds the actions queued for devices and their outcomes.

@@ -34,6 +34,8 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	mux.Handle("POST /account", web.SignedIn, r.HTML(h.changeAccount))
 	registerActions(mux, h, r)
 	registerCertificates(mux, h, r)
+	registerDerived(mux, h, r)
+	registerSecureApps(mux, h, r)
 	mux.Handle("GET /go", web.Visitor, r.HTML(h.goPage))
 	mux.Handle("POST /go", web.Visitor, r.HTML(h.goSignIn))
 }
@@ -119,6 +121,8 @@ type homePage struct {
 	Pending  map[int64]*portico.Invitation
 	Settings portico.SettingValues
 	Cards    map[int64]deviceCard
+	// Derived has Request derived credential of each pending registration.
+	Derived map[int64]derivedButton
 }
 
 // deviceCard is what a device's card offers.
@@ -145,9 +149,12 @@ func (h *handler) home(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := homePage{Layout: l, Devices: devices, Capabilities: caps, Pending: map[int64]*portico.Invitation{}, Settings: settings,
-		Cards: map[int64]deviceCard{}}
+		Cards: map[int64]deviceCard{}, Derived: map[int64]derivedButton{}}
 	for _, inv := range invitations {
 		p.Pending[inv.DeviceID] = inv
+		if p.Derived[inv.ID], err = h.derivedButton(r, inv); err != nil {
+			return err
+		}
 	}
 	for _, d := range devices {
 		actions, err := h.svc.Actions(r.Context(), d)

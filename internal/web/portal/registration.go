@@ -119,6 +119,8 @@ type startedPage struct {
 	// link alone; PNG is the same as a data: URL to save.
 	QR  template.HTML
 	PNG template.URL
+	// Derived is Request derived credential, for a PIN's registration.
+	Derived derivedButton
 }
 
 // started shows what only this answer may show: the PIN, or the QR code.
@@ -140,6 +142,11 @@ func (h *handler) started(w http.ResponseWriter, r *http.Request, s *service.Sta
 		return err
 	}
 	p := startedPage{Layout: l, Started: s, Device: inv.Platform.DeviceNoun(), Steps: settings.Instructions(inv.Platform)}
+	if inv.Kind == portico.InviteWithPIN {
+		if p.Derived, err = h.derivedButton(r, inv); err != nil {
+			return err
+		}
+	}
 	if inv.Kind == portico.InviteByQR {
 		svg, err := qrcode.SVG(s.Link)
 		if err != nil {
