@@ -63,7 +63,7 @@ func providerURL(s string) error {
 		return nil
 	}
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname()))) {
+	if err != nil || u.Hostname() == "" || u.User != nil || (u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname()))) {
 		return Errorf(EINVALID, "%q is not a web address starting with https://.", s)
 	}
 	if u.Fragment != "" || strings.HasSuffix(s, "#") {

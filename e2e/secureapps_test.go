@@ -148,6 +148,16 @@ func TestSecureAppsPasscodeReset(t *testing.T) {
 	if !offered() {
 		t.Fatal("with every condition back, the reset is not offered")
 	}
+	// Taking the role away stopped the PIN made before: the device refuses
+	// it, and a new one must be made.
+	if out, ok := recover(pin); ok {
+		t.Errorf("a PIN made before the role was taken away still works: %s", out)
+	}
+	if code, body := makePIN(); code != http.StatusOK {
+		t.Fatalf("making a new PIN: status %d", code)
+	} else {
+		pin = body
+	}
 	if out, ok := recover(pin); !ok || !strings.Contains(out, "Recovered the secure apps passcode for alice") {
 		t.Fatalf("the one-time PIN from the simulator: %s", out)
 	}
@@ -160,6 +170,9 @@ func TestSecureAppsPasscodeReset(t *testing.T) {
 	if out, ok := recover(replaced); ok || !strings.Contains(out, "Only the newest PIN") {
 		t.Errorf("a replaced PIN: %s", out)
 	}
+	// Three refused tries in a row make the next one wait a second, as
+	// failed sign-ins do.
+	time.Sleep(1500 * time.Millisecond)
 	if out, ok := recover(newest); !ok {
 		t.Errorf("the newest PIN: %s", out)
 	}

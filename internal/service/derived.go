@@ -69,6 +69,9 @@ func (s *Service) mayRequestDerived(u *portico.User, v portico.SettingValues, in
 		return p, portico.Errorf(portico.EFORBIDDEN, "Your account may not request derived credentials. Ask the helpdesk if you need one.")
 	case inv.UserID != u.ID:
 		return p, portico.Errorf(portico.ENOTFOUND, "There is no such registration waiting among yours.")
+	case inv.Kind != portico.InviteWithPIN:
+		// The credential goes with a registration PIN (SPEC DERIV-1).
+		return p, portico.Errorf(portico.EINVALID, "A derived credential goes with a registration PIN: request a PIN for the device first.")
 	case !inv.Platform.OffersDerivedCredential():
 		return p, portico.Errorf(portico.EINVALID, "Derived credentials are for iPhones, iPads and Android devices, not for a %s.", inv.Platform.DeviceNoun())
 	case !inv.Open(s.clock.Now()):
@@ -225,6 +228,9 @@ func (s *Service) returnDerived(ctx context.Context, a DerivedAnswer, action *po
 		return nil, err
 	}
 	action.DeviceID = inv.DeviceID
+	if !inv.Open(s.clock.Now()) {
+		return nil, portico.Errorf(portico.ECONFLICT, "This registration has ended since the credential was requested, so nothing was recorded. Start a new registration in the portal.")
+	}
 	res := &DerivedResult{Provider: p.Name, Succeeded: a.Result == DerivedResultSuccess, Device: inv.Platform.DeviceNoun()}
 	status, entry := portico.DerivedSucceeded, *action
 	entry.Detail = "issued by " + p.Name

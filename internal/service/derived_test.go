@@ -340,3 +340,27 @@ func TestDerivedSignatureMatchesTheDocs(t *testing.T) {
 		t.Errorf("signature %s, want %s", got, want)
 	}
 }
+
+// TestDerivedOnlyForOpenPINRegistrations: a registration by link or QR code
+// offers no derived credential, and an answer that arrives after its
+// registration was cancelled records nothing.
+func TestDerivedOnlyForOpenPINRegistrations(t *testing.T) {
+	e := newEnv(t)
+	alice := withProvider(t, e)
+	byLink, err := e.svc.StartRegistration(as(alice), portico.InviteByMessage, portico.PlatformAndroid)
+	check(t, err)
+	if o := offer(t, e, alice, byLink.Invitation); o.Offered {
+		t.Errorf("a registration without a PIN offers a derived credential: %+v", o)
+	}
+	_, err = e.svc.RequestDerivedCredential(as(alice), byLink.Invitation.ID)
+	wantCode(t, err, portico.EINVALID)
+
+	inv := startPIN(t, e, alice, portico.PlatformIOS)
+	state := requestState(t, e, alice, inv)
+	check(t, e.svc.CancelRegistration(as(alice), inv.ID))
+	_, err = e.svc.ReturnDerivedCredential(as(alice), signed(state, service.DerivedResultSuccess))
+	wantCode(t, err, portico.ECONFLICT)
+	if !strings.Contains(portico.ErrorMessage(err), "has ended") {
+		t.Errorf("an answer for a cancelled registration says %q", portico.ErrorMessage(err))
+	}
+}

@@ -348,3 +348,21 @@ func TestWrongOneTimePINsAreThrottled(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTakingTheRoleStopsTheOneTimePIN: the PIN goes with the role that
+// made it.
+func TestTakingTheRoleStopsTheOneTimePIN(t *testing.T) {
+	e := newEnv(t)
+	e.secureAppsOn(t, nil)
+	alice := e.addUser(t, "alice", false, portico.RoleResetSecureAppsPasscode, portico.RoleRequestPIN)
+	phone, token := registerWith(t, e, alice, portico.PlatformIOS, true)
+	made, err := e.svc.ResetSecureAppsPasscode(as(alice), phone.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ChangeRoles(e.op, "alice", nil, []portico.Role{portico.RoleResetSecureAppsPasscode}); err != nil {
+		t.Fatal(err)
+	}
+	err = e.svc.RecoverSecureAppsPasscode(e.onDevice(t, token, "198.51.100.8"), "alice", "", made.PIN)
+	wantCode(t, err, portico.EFORBIDDEN)
+}

@@ -132,6 +132,13 @@ func (s *Service) SetRoles(ctx context.Context, userID int64, roles []portico.Ro
 		if err := st.SetUserRoles(ctx, userID, roles); err != nil {
 			return err
 		}
+		// The one-time PIN goes with the role that made it: taking the role
+		// away must stop the PIN too.
+		if u.HasRole(portico.RoleResetSecureAppsPasscode) && !slices.Contains(roles, portico.RoleResetSecureAppsPasscode) {
+			if err := st.DeleteSecureAppsPIN(ctx, userID); err != nil {
+				return err
+			}
+		}
 		detail := joinRoles(u.Roles) + " → " + joinRoles(roles)
 		u.Roles = roles
 		return s.audit(ctx, st, portico.AuditEntry{Action: "user.roles", Target: u.Username, Detail: detail})

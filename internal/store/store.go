@@ -197,6 +197,8 @@ type SecureApps interface {
 	// UseSecureAppsPIN marks the user's PIN of this hash used at the time;
 	// ECONFLICT when it was used, replaced or expired by then.
 	UseSecureAppsPIN(ctx context.Context, userID int64, hash string, at time.Time) error
+	// DeleteSecureAppsPIN forgets the user's one-time PIN, if any.
+	DeleteSecureAppsPIN(ctx context.Context, userID int64) error
 }
 
 // Commands holds the actions queued for devices and their outcomes.

@@ -57,3 +57,8 @@ func (c *conn) UseSecureAppsPIN(ctx context.Context, userID int64, hash string, 
 	}
 	return err
 }
+
+func (c *conn) DeleteSecureAppsPIN(ctx context.Context, userID int64) error {
+	_, err := c.exec(ctx, "DELETE FROM secure_apps_pins WHERE user_id = ?", userID)
+	return err
+}
