@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -86,27 +85,9 @@ func testSecureAppsPINs(t *testing.T, st store.Store) {
 		t.Error("a try counted against a replaced PIN")
 	}
 
-	// Of many uses at once, one wins.
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for range 8 {
-		wg.Go(func() { errs <- st.UseSecureAppsPIN(ctx(t), alice.ID, "hash-2", base.Add(3*time.Hour)) })
-	}
-	wg.Wait()
-	close(errs)
-	won := 0
-	for err := range errs {
-		switch portico.ErrorCode(err) {
-		case "":
-			won++
-		case portico.ECONFLICT:
-		default:
-			t.Errorf("a use at once: %v", err)
-		}
-	}
-	if won != 1 {
-		t.Errorf("%d uses at once won, want 1", won)
-	}
+	onlyOneWins(t, "uses of one PIN", func() error {
+		return st.UseSecureAppsPIN(ctx(t), alice.ID, "hash-2", base.Add(3*time.Hour))
+	})
 	if _, h, _ := st.SecureAppsPIN(ctx(t), bob.ID); h != "bob-hash" {
 		t.Errorf("alice's PINs touched bob's: %q", h)
 	}
