@@ -60,6 +60,16 @@ func browserSignIn(ctx context.Context, base, user, password string, width, heig
 	)
 }
 
+// clickAndLoad clicks what submits a form and waits until the page it
+// leads to has replaced this one: waiting for an element alone could find
+// it still on the page being left.
+func clickAndLoad(ctx context.Context, sel string) error {
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.body.dataset.leaving = "yes", true`)); err != nil {
+		return err
+	}
+	return chromedp.Do(ctx, chromedp.Click(sel), chromedp.WaitNotPresent(`body[data-leaving]`), chromedp.WaitVisible(`footer`))
+}
+
 // screenshot keeps a picture of the page when PORTICO_SCREENSHOTS names a
 // directory, for people reviewing how pages look.
 func screenshot(t *testing.T, ctx context.Context, name string) {

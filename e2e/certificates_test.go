@@ -65,9 +65,10 @@ func TestBrowserMyCertificates(t *testing.T) {
 			chromedp.SetValue(`select[name="type"]`, typ),
 			chromedp.SetUploadFiles(`input[type="file"]`, []string{file}),
 			chromedp.SendKeys(`input[name="password"]`, p12Password),
-			chromedp.Click(`button.primary`),
-			chromedp.WaitVisible(`#pushes`),
 		)
+		if err == nil {
+			err = clickAndLoad(ctx, `button.primary`)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,11 +101,10 @@ func TestBrowserMyCertificates(t *testing.T) {
 	}
 	screenshot(t, ctx, "certificates")
 
-	err := chromedp.Do(ctx,
-		chromedp.Click(`details.confirm summary`),
-		chromedp.Click(`form[action$="/clear-key"] button`),
-		chromedp.WaitVisible(`.flash`),
-	)
+	err := chromedp.Do(ctx, chromedp.Click(`details.confirm summary`))
+	if err == nil {
+		err = clickAndLoad(ctx, `form[action$="/clear-key"] button`)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,9 +119,10 @@ func TestBrowserMyCertificates(t *testing.T) {
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(in.URL+"/certificates"),
 		chromedp.Click(`tbody tr:first-child details.confirm:last-of-type summary`),
-		chromedp.Click(`tbody tr:first-child form[action$="/delete"] button`),
-		chromedp.WaitVisible(`.flash`),
 	)
+	if err == nil {
+		err = clickAndLoad(ctx, `tbody tr:first-child form[action$="/delete"] button`)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
