@@ -18,21 +18,13 @@ import (
 	"github.com/portico-mdm/portico/internal/outbox"
 	"github.com/portico-mdm/portico/internal/outbox/outboxtest"
 	"github.com/portico-mdm/portico/internal/selfsigned"
+	"github.com/portico-mdm/portico/internal/server/servertest"
 	"github.com/portico-mdm/portico/internal/store/sqlstore"
 )
 
 // pin stands for the secret a registration message carries: it must reach
 // the recipient and never the log.
 const pin = "864209"
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *clock) advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
 // syncBuffer collects the log; the workers may write from several goroutines.
 type syncBuffer struct {
@@ -53,7 +45,7 @@ func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return 
 type env struct {
 	t      *testing.T
 	db     *sqlstore.DB
-	clock  *clock
+	clock  *servertest.Clock
 	log    *syncBuffer
 	worker *outbox.Worker
 	cert   tls.Certificate
@@ -84,7 +76,7 @@ func newEnv(t *testing.T) *env {
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(certPEM)
-	e := &env{t: t, db: db, clock: &clock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}, log: &syncBuffer{}, cert: cert}
+	e := &env{t: t, db: db, clock: servertest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)), log: &syncBuffer{}, cert: cert}
 	e.worker = outbox.New(outbox.Config{
 		Store: db, Clock: e.clock, RootCAs: roots,
 		Log: slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -215,12 +207,12 @@ func TestDeadWorkersLeaseRunsOut(t *testing.T) {
 	if _, err := e.db.ClaimMessages(context.Background(), outbox.Channels, e.clock.Now(), 2*time.Minute, 10); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.advance(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.runOnce()
 	if n := len(gw.Requests()); n != 0 {
 		t.Fatalf("a leased message was sent %d times", n)
 	}
-	e.clock.advance(10 * time.Minute)
+	e.clock.Advance(10 * time.Minute)
 	e.runOnce()
 	if got := e.message(m.ID); got.Status != portico.MessageSent || got.Attempts != 2 || len(gw.Requests()) != 1 {
 		t.Errorf("after the lease: %s after %d tries, %d requests; want sent once on the second try", got.Status, got.Attempts, len(gw.Requests()))

@@ -86,13 +86,13 @@ func TestSMSGatewayRefuses(t *testing.T) {
 			}
 			e.wantSecretsKept()
 
-			e.clock.advance(outbox.Backoff(1) - 1)
+			e.clock.Advance(outbox.Backoff(1) - 1)
 			e.runOnce()
 			if n := len(gw.Requests()); n != 1 {
 				t.Fatalf("tried again before the back-off: %d requests", n)
 			}
 			gw.Answer(http.StatusAccepted)
-			e.clock.advance(1)
+			e.clock.Advance(1)
 			e.runOnce()
 			if got := e.message(m.ID); got.Status != portico.MessageSent || got.Attempts != 2 || len(gw.Requests()) != 2 {
 				t.Errorf("after the back-off: %s after %d tries, %d requests; want sent on the second", got.Status, got.Attempts, len(gw.Requests()))
@@ -119,9 +119,9 @@ func TestSMSGivesUp(t *testing.T) {
 		if attempt > 10 {
 			t.Fatalf("still %s after %d tries", got.Status, got.Attempts)
 		}
-		e.clock.advance(got.NextAttemptAt.Sub(e.clock.Now()))
+		e.clock.Advance(got.NextAttemptAt.Sub(e.clock.Now()))
 	}
-	e.clock.advance(24 * time.Hour)
+	e.clock.Advance(24 * time.Hour)
 	e.runOnce()
 	if n := len(gw.Requests()); n != 10 {
 		t.Errorf("the gateway received %d requests, want 10", n)

@@ -171,6 +171,12 @@ func (s *Service) unseal(c *portico.Certificate, f store.SealedFile) ([]byte, st
 	return p12, string(password), err
 }
 
+// Certificate returns one of the signed-in user's certificates.
+func (s *Service) Certificate(ctx context.Context, id int64) (*portico.Certificate, error) {
+	_, c, err := s.myCertificate(ctx, id)
+	return c, err
+}
+
 // myCertificate returns one of the signed-in user's certificates; anyone
 // else's is reported missing, like one that does not exist.
 func (s *Service) myCertificate(ctx context.Context, id int64) (*portico.User, *portico.Certificate, error) {

@@ -9,28 +9,16 @@ import (
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/secret"
+	"github.com/portico-mdm/portico/internal/server/servertest"
 	"github.com/portico-mdm/portico/internal/service"
 	"github.com/portico-mdm/portico/internal/store"
 	"github.com/portico-mdm/portico/internal/store/sqlstore"
 )
 
-// clock is a clock the test moves.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 type env struct {
 	svc   *service.Service
 	db    store.Store
-	clock *clock
+	clock *servertest.Clock
 	op    context.Context // the operator at the command line
 }
 
@@ -45,7 +33,7 @@ func newEnv(t *testing.T) *env {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	c := servertest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Clock: c, Sealer: newSealer(t, 1)})
 	return &env{svc: svc, db: db, clock: c, op: portico.NewContextWithActor(ctx, portico.Actor{System: true})}
 }

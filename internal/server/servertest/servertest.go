@@ -35,6 +35,9 @@ type Clock struct {
 
 func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 
+// NewClock returns a clock that stands at now until moved.
+func NewClock(now time.Time) *Clock { return &Clock{now: now} }
+
 // Advance moves the clock forward.
 func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 

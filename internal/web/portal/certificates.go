@@ -127,7 +127,7 @@ func (h *handler) editCertificate(w http.ResponseWriter, r *http.Request) error 
 			return h.uploaded(w, r, cert, pushes)
 		}
 	}
-	editing, cerr := h.myCertificate(r, id)
+	editing, cerr := h.svc.Certificate(r.Context(), id)
 	if cerr != nil {
 		return cerr
 	}
@@ -163,19 +163,6 @@ func (h *handler) uploaded(w http.ResponseWriter, r *http.Request, cert *portico
 	return nil
 }
 
-func (h *handler) myCertificate(r *http.Request, id int64) (*portico.Certificate, error) {
-	certs, err := h.svc.MyCertificates(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range certs {
-		if c.ID == id {
-			return c, nil
-		}
-	}
-	return nil, portico.Errorf(portico.ENOTFOUND, "There is no such certificate among yours.")
-}
-
 func (h *handler) editCertificatePage(w http.ResponseWriter, r *http.Request) error {
 	id, err := web.PathID(r, "id", "certificate")
 	if err != nil {
@@ -185,7 +172,7 @@ func (h *handler) editCertificatePage(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	if p.Editing, err = h.myCertificate(r, id); err != nil {
+	if p.Editing, err = h.svc.Certificate(r.Context(), id); err != nil {
 		return err
 	}
 	return h.ui.Render(w, http.StatusOK, "certificates", p)
