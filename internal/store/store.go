@@ -54,6 +54,9 @@ type Users interface {
 	// epoch.
 	EndUserSessions(ctx context.Context, userID int64) (int64, error)
 	ListUsers(ctx context.Context) ([]*portico.User, error)
+	// Usernames returns the user names of the users with the IDs; an ID
+	// with no user is left out.
+	Usernames(ctx context.Context, ids []int64) (map[int64]string, error)
 	SetUserRoles(ctx context.Context, userID int64, roles []portico.Role) error
 	CountAdmins(ctx context.Context) (int, error)
 }
@@ -68,10 +71,25 @@ type Sessions interface {
 }
 
 // DeviceFilter narrows ListDevices; the zero value lists every device.
+// The fields combine: a device must match every one that is set.
 type DeviceFilter struct {
-	UserID int64
-	Limit  int
-	Offset int
+	UserID    int64
+	Platform  portico.Platform
+	Status    portico.DeviceStatus
+	Ownership portico.Ownership
+	// Owner is the owner's user name, in any case.
+	Owner string
+	// NotSeenSince keeps the devices whose last check-in is before it, and
+	// those never seen at all.
+	NotSeenSince time.Time
+	// Search is part of the name, model, serial number, or owner's user
+	// name or name, in any case.
+	Search string
+	// AfterID lists the devices after this one, so that an export pages
+	// through a large fleet without counting past the rows it has read.
+	AfterID int64
+	Limit   int
+	Offset  int
 }
 
 // Devices holds devices and their credentials.
@@ -231,10 +249,22 @@ type Commands interface {
 }
 
 // AuditFilter narrows ListAudit; the zero value lists the newest entries.
+// The fields combine: an entry must match every one that is set.
 type AuditFilter struct {
 	Actor    string
 	DeviceID int64
+	// Action is an action ("device.wipe") or the part before its dot
+	// ("device"), which matches every action of that kind.
+	Action string
+	// Result is portico.ResultOK, ResultDenied or ResultFailed.
+	Result string
+	// From and To keep the entries at or after From and before To.
+	From, To time.Time
+	// BeforeID lists the entries older than this one, so that an export
+	// pages through a long log without counting past the rows it has read.
+	BeforeID int64
 	Limit    int
+	Offset   int
 }
 
 // Audit holds the audit log, which is only ever appended to.

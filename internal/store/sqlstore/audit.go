@@ -38,9 +38,25 @@ func (c *conn) ListAudit(ctx context.Context, f store.AuditFilter) ([]*portico.A
 	if f.DeviceID != 0 {
 		q, args = q+" AND device_id = ?", append(args, f.DeviceID)
 	}
+	if f.Action != "" {
+		prefix := likeEscape(f.Action) + ".%"
+		q, args = q+` AND (action = ? OR action LIKE ? ESCAPE '\')`, append(args, f.Action, prefix)
+	}
+	if f.Result != "" {
+		q, args = q+" AND result = ?", append(args, f.Result)
+	}
+	if !f.From.IsZero() {
+		q, args = q+" AND at >= ?", append(args, at(f.From))
+	}
+	if !f.To.IsZero() {
+		q, args = q+" AND at < ?", append(args, at(f.To))
+	}
+	if f.BeforeID != 0 {
+		q, args = q+" AND id < ?", append(args, f.BeforeID)
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = defaultAuditLimit
 	}
-	return scanAll(scanAudit)(c.query(ctx, q+" ORDER BY id DESC LIMIT ?", append(args, min(limit, maxAuditLimit))...))
+	return scanAll(scanAudit)(c.query(ctx, q+" ORDER BY id DESC LIMIT ? OFFSET ?", append(args, min(limit, maxAuditLimit), max(f.Offset, 0))...))
 }

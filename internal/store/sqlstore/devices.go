@@ -155,10 +155,42 @@ func (c *conn) DeviceByTokenHash(ctx context.Context, h []byte) (*portico.Device
 	return d, nil
 }
 
+// ListDevices filters in SQL, so that a page of a large fleet reads only
+// the rows it shows.
 func (c *conn) ListDevices(ctx context.Context, f store.DeviceFilter) ([]*portico.Device, error) {
-	q, args := selectDevices, []any{}
+	var where []string
+	var args []any
+	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
 	if f.UserID != 0 {
-		q, args = q+"WHERE user_id = ? ", append(args, f.UserID)
+		add("user_id = ?", f.UserID)
+	}
+	if f.Platform != "" {
+		add("platform = ?", string(f.Platform))
+	}
+	if f.Status != "" {
+		add("status = ?", string(f.Status))
+	}
+	if f.Ownership != "" {
+		add("ownership = ?", string(f.Ownership))
+	}
+	if f.Owner != "" {
+		add("user_id = (SELECT id FROM users WHERE lower(username) = lower(?))", f.Owner)
+	}
+	if !f.NotSeenSince.IsZero() {
+		add("(last_checkin IS NULL OR last_checkin < ?)", at(f.NotSeenSince))
+	}
+	if s := strings.TrimSpace(f.Search); s != "" {
+		p := containsPattern(s)
+		add(`(lower(name) LIKE ? ESCAPE '\' OR lower(model) LIKE ? ESCAPE '\' OR lower(serial) LIKE ? ESCAPE '\'
+			OR user_id IN (SELECT id FROM users WHERE lower(username) LIKE ? ESCAPE '\' OR lower(name) LIKE ? ESCAPE '\'))`,
+			p, p, p, p, p)
+	}
+	if f.AfterID != 0 {
+		add("id > ?", f.AfterID)
+	}
+	q := selectDevices
+	if len(where) > 0 {
+		q += "WHERE " + strings.Join(where, " AND ") + " "
 	}
 	limit := int64(f.Limit)
 	if limit <= 0 {
@@ -166,6 +198,10 @@ func (c *conn) ListDevices(ctx context.Context, f store.DeviceFilter) ([]*portic
 	}
 	return scanAll(scanDevice)(c.query(ctx, q+"ORDER BY id LIMIT ? OFFSET ?", append(args, limit, max(f.Offset, 0))...))
 }
+
+// containsPattern is a LIKE pattern, for lower-cased columns, that finds s
+// anywhere.
+func containsPattern(s string) string { return "%" + likeEscape(strings.ToLower(s)) + "%" }
 
 func (c *conn) UpdateDeviceDetails(ctx context.Context, id int64, d portico.DeviceDetails, now time.Time) error {
 	res, err := c.exec(ctx, `UPDATE devices SET name = ?, model = ?, manufacturer = ?, os_version = ?,

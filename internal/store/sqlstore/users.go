@@ -161,3 +161,34 @@ func (c *conn) CountAdmins(ctx context.Context) (int, error) {
 	err := c.queryRow(ctx, "SELECT count(*) FROM users WHERE admin AND NOT disabled").Scan(&n)
 	return n, err
 }
+
+func (c *conn) Usernames(ctx context.Context, ids []int64) (map[int64]string, error) {
+	out := make(map[int64]string, len(ids))
+	for start := 0; start < len(ids); start += batchRows {
+		batch := ids[start:min(start+batchRows, len(ids))]
+		args := make([]any, len(batch))
+		for i, id := range batch {
+			args[i] = id
+		}
+		rows, err := c.query(ctx, "SELECT id, username FROM users WHERE id IN ("+rowsOf("?", len(batch))+")", args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id int64
+			var name string
+			if err := rows.Scan(&id, &name); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = name
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -66,6 +66,12 @@ func optionalText(b []byte) any {
 	return string(b)
 }
 
+// likeEscape makes % and _ in s match only themselves in a LIKE pattern
+// with ESCAPE '\'.
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
+}
+
 // optionalID stores a zero ID as NULL.
 func optionalID(id int64) any {
 	if id == 0 {
