@@ -223,3 +223,19 @@ func errorText(err error) string {
 	}
 	return string(s)
 }
+
+// SendNow delivers m at once, outside the queue, through the same sender
+// the queue uses, with the settings v: the admin portal's test message,
+// which must say whether the gateway works and, if not, what it answered.
+func (w *Worker) SendNow(ctx context.Context, v portico.SettingValues, m *portico.Message) error {
+	send := w.sender(v, m.Channel)
+	if send == nil {
+		if m.Channel == portico.ChannelSMS {
+			return portico.Errorf(portico.ECONFLICT, "No SMS gateway is set up: enter its URL and save the settings first.")
+		}
+		return portico.Errorf(portico.ECONFLICT, "No SMTP server is set up: enter it and save the settings first.")
+	}
+	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	defer cancel()
+	return send(ctx, m)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/secret"
@@ -267,3 +268,22 @@ func (s *Service) SeedDevices(ctx context.Context, devices []*portico.Device, to
 	}
 	return s.store.SeedDevices(ctx, devices, tokenHashes)
 }
+
+// DeviceOwners returns the user names of the devices' owners, by user ID
+// (admins only): only those of the devices on a page, however many users
+// there are.
+func (s *Service) DeviceOwners(ctx context.Context, devices []*portico.Device) (map[int64]string, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, len(devices))
+	for _, d := range devices {
+		ids = append(ids, d.UserID)
+	}
+	slices.Sort(ids)
+	return s.store.Usernames(ctx, slices.Compact(ids))
+}
+
+// Now is the service's time, by which the admin portal counts "not seen
+// for N days".
+func (s *Service) Now() time.Time { return s.clock.Now() }

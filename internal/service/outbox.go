@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"strings"
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/store"
@@ -23,4 +24,47 @@ func (s *Service) Message(ctx context.Context, id int64) (*portico.Message, erro
 		return nil, err
 	}
 	return s.store.MessageByID(ctx, id)
+}
+
+// SendTestMessage sends a message to the address at once, through the mail
+// server or SMS gateway of the settings, bypassing the outbox (admins
+// only). A delivery that fails is no refusal of the admin: its error, as
+// the server or gateway gave it, comes back as failure, and the attempt is
+// audited as failed.
+func (s *Service) SendTestMessage(ctx context.Context, ch portico.Channel, to string) (failure string, err error) {
+	action := portico.AuditEntry{Action: "settings.test_" + string(ch), Target: to}
+	if err := requireAdmin(ctx); err != nil {
+		s.auditRefusal(ctx, action, err)
+		return "", err
+	}
+	m := &portico.Message{
+		Channel: ch, To: strings.TrimSpace(to), Subject: "Test message from Portico",
+		Text:      "This is a test message. It shows that Portico can send " + strings.ToLower(ch.Label()) + " with the settings as they are now.",
+		CreatedAt: s.clock.Now(),
+	}
+	if ch == portico.ChannelSMS {
+		m.Subject, m.Text = "", "Test message from Portico: SMS delivery works."
+	}
+	if err := m.Validate(); err != nil {
+		return "", err
+	}
+	action.Target = m.To
+	v, err := s.store.SettingValues(ctx)
+	if err != nil {
+		return "", err
+	}
+	sendErr := s.outbox.SendNow(ctx, v, m)
+	if code := portico.ErrorCode(sendErr); code != "" && code != portico.EINTERNAL {
+		return "", sendErr
+	}
+	if sendErr != nil {
+		action.Result, action.Detail = portico.ResultFailed, sendErr.Error()
+	}
+	if err := s.audit(ctx, s.store, action); err != nil {
+		return "", err
+	}
+	if sendErr != nil {
+		return sendErr.Error(), nil
+	}
+	return "", nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/outbox"
 	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/store"
 	"github.com/portico-mdm/portico/internal/wake"
@@ -45,8 +46,11 @@ type Service struct {
 	baseURL   string
 	wake      wake.Hub
 	sealer    Sealer
-	parsing   chan struct{}
-	seen      *checkinBatch
+	// outbox sends the admin portal's test messages the way the outbox's
+	// workers send every other.
+	outbox  *outbox.Worker
+	parsing chan struct{}
+	seen    *checkinBatch
 	// dummyHash keeps a failed look-up as slow as a wrong password, so the
 	// time a login takes does not tell whether the user exists.
 	dummyHash string
@@ -72,6 +76,7 @@ func New(cfg Config) *Service {
 		baseURL:   strings.TrimSuffix(cfg.BaseURL, "/") + "/",
 		wake:      cfg.Wake,
 		sealer:    cfg.Sealer,
+		outbox:    outbox.New(outbox.Config{Store: cfg.Store, Clock: cfg.Clock, Log: cfg.Log}),
 		parsing:   make(chan struct{}, 1),
 		seen:      &checkinBatch{every: cfg.CheckinFlush, pending: map[int64]time.Time{}},
 		dummyHash: cfg.Passwords.HashPassword("portico-dummy-password"),

@@ -29,10 +29,13 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	mux.Handle("GET /admin/users/{id}", web.Admin, r.HTML(h.user))
 	mux.Handle("POST /admin/users/{id}/roles", web.Admin, r.HTML(h.setRoles))
 	mux.Handle("GET /admin/devices", web.Admin, r.HTML(h.devices))
+	mux.Handle("GET /admin/devices/export", web.Admin, r.HTML(h.exportDevices))
 	mux.Handle("GET /admin/settings", web.Admin, http.RedirectHandler("/admin/settings/"+portico.SettingGroups[0].Key, http.StatusSeeOther))
 	mux.Handle("GET /admin/settings/{group}", web.Admin, r.HTML(h.settings))
 	mux.Handle("POST /admin/settings/{group}", web.Admin, r.HTML(h.saveSettings))
+	mux.Handle("POST /admin/settings/{group}/test", web.Admin, r.HTML(h.sendTestMessage))
 	mux.Handle("GET /admin/audit", web.Admin, r.HTML(h.audit))
+	mux.Handle("GET /admin/audit/export", web.Admin, r.HTML(h.exportAudit))
 	mux.Handle("GET /admin/outbox", web.Admin, r.HTML(h.outbox))
 	mux.Handle("GET /admin/outbox/{id}", web.Admin, r.HTML(h.message))
 }
@@ -105,13 +108,6 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	return h.renderUsers(w, r, web.Status(err), usersPage{Form: &nu.User, Error: portico.ErrorMessage(err)})
 }
 
-// deviceTable is what the device table shows; Owners is nil where the
-// table is of one user's devices.
-type deviceTable struct {
-	Devices []*portico.Device
-	Owners  map[int64]*portico.User
-}
-
 type userPage struct {
 	ui.Layout
 	deviceTable
@@ -156,44 +152,14 @@ func (h *handler) setRoles(w http.ResponseWriter, r *http.Request) error {
 	return h.done(w, r, "/admin/users/"+strconv.FormatInt(id, 10), "Saved the portal roles of "+u.Username+".")
 }
 
-// devicesPerPage keeps the device list quick with a large fleet.
-const devicesPerPage = 100
-
-type devicesPage struct {
-	ui.Layout
-	deviceTable
-	Page int
-	More bool
-}
-
-func (h *handler) devices(w http.ResponseWriter, r *http.Request) error {
-	page, err := strconv.Atoi(r.URL.Query().Get("page"))
-	if err != nil || page < 1 {
-		page = 1
-	}
-	devices, err := h.svc.AllDevices(r.Context(), store.DeviceFilter{Limit: devicesPerPage + 1, Offset: (page - 1) * devicesPerPage})
-	if err != nil {
-		return err
-	}
-	users, err := h.svc.Users(r.Context())
-	if err != nil {
-		return err
-	}
-	owners := make(map[int64]*portico.User, len(users))
-	for _, u := range users {
-		owners[u.ID] = u
-	}
-	p := devicesPage{Layout: h.layout(r, "Devices"), Page: page, More: len(devices) > devicesPerPage}
-	p.deviceTable = deviceTable{Devices: devices[:min(len(devices), devicesPerPage)], Owners: owners}
-	return h.ui.Render(w, http.StatusOK, "admin_devices", p)
-}
-
 type settingsPage struct {
 	ui.Layout
 	Groups []portico.SettingGroup
 	Group  portico.SettingGroup
 	Fields []settingField
 	Error  string
+	// Test is the mail and SMS pages' test message form.
+	Test *testMessage
 }
 
 type settingField struct {
@@ -210,11 +176,11 @@ func (h *handler) settings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return h.renderSettings(w, r, http.StatusOK, group, values, "")
+	return h.renderSettings(w, r, http.StatusOK, group, values, "", newTestMessage(r, group))
 }
 
-func (h *handler) renderSettings(w http.ResponseWriter, r *http.Request, status int, group portico.SettingGroup, values portico.SettingValues, msg string) error {
-	p := settingsPage{Layout: h.layout(r, group.Label), Groups: portico.SettingGroups, Group: group, Error: msg}
+func (h *handler) renderSettings(w http.ResponseWriter, r *http.Request, status int, group portico.SettingGroup, values portico.SettingValues, msg string, test *testMessage) error {
+	p := settingsPage{Layout: h.layout(r, group.Label), Groups: portico.SettingGroups, Group: group, Error: msg, Test: test}
 	for _, def := range portico.GroupSettings(group.Key) {
 		p.Fields = append(p.Fields, settingField{Setting: def, Value: values.Get(def.Key)})
 	}
@@ -243,24 +209,9 @@ func (h *handler) saveSettings(w http.ResponseWriter, r *http.Request) error {
 	}
 	err = h.svc.SetSettings(r.Context(), values)
 	if portico.ErrorCode(err) == portico.EINVALID {
-		return h.renderSettings(w, r, http.StatusBadRequest, group, values, portico.ErrorMessage(err))
+		return h.renderSettings(w, r, http.StatusBadRequest, group, values, portico.ErrorMessage(err), newTestMessage(r, group))
 	} else if err != nil {
 		return err
 	}
 	return h.done(w, r, "/admin/settings/"+group.Key, "Saved. The change is in effect now.")
-}
-
-type auditPage struct {
-	ui.Layout
-	Entries []*portico.AuditEntry
-	Actor   string
-}
-
-func (h *handler) audit(w http.ResponseWriter, r *http.Request) error {
-	f := store.AuditFilter{Actor: r.URL.Query().Get("actor"), Limit: 200}
-	entries, err := h.svc.AuditLog(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	return h.ui.Render(w, http.StatusOK, "admin_audit", auditPage{Layout: h.layout(r, "Audit log"), Entries: entries, Actor: f.Actor})
 }

@@ -1,0 +1,189 @@
+package admin
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/store"
+	"github.com/portico-mdm/portico/internal/web/ui"
+)
+
+// devicesPerPage keeps the device list quick with a large fleet.
+const devicesPerPage = 100
+
+// exportBatch is how many rows an export reads at a time.
+const exportBatch = 1000
+
+var deviceStatuses = []portico.DeviceStatus{portico.StatusActive, portico.StatusPending, portico.StatusWiped, portico.StatusRetired}
+
+// deviceQuery is the device list's filter as the query string carries it,
+// so that a filtered list can be bookmarked, paged and exported.
+type deviceQuery struct {
+	Platform, Status, Ownership, Owner, NotSeen, Search string
+}
+
+func parseDeviceQuery(q url.Values) deviceQuery {
+	g := func(k string) string { return strings.TrimSpace(q.Get(k)) }
+	return deviceQuery{Platform: g("platform"), Status: g("status"), Ownership: g("ownership"), Owner: g("owner"), NotSeen: g("notseen"), Search: g("q")}
+}
+
+// values is the query string of the filter, without empty fields.
+func (dq deviceQuery) values() url.Values {
+	v := url.Values{}
+	for k, s := range map[string]string{"platform": dq.Platform, "status": dq.Status, "ownership": dq.Ownership, "owner": dq.Owner, "notseen": dq.NotSeen, "q": dq.Search} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	return v
+}
+
+// filter turns the query into the store's filter; now is when "not seen
+// for N days" counts from.
+func (dq deviceQuery) filter(now time.Time) (store.DeviceFilter, error) {
+	var f store.DeviceFilter
+	var err error
+	if dq.Platform != "" {
+		if f.Platform, err = portico.ParsePlatform(dq.Platform); err != nil {
+			return f, err
+		}
+	}
+	if dq.Status != "" {
+		f.Status = portico.DeviceStatus(dq.Status)
+		if !slices.Contains(deviceStatuses, f.Status) {
+			return f, portico.Errorf(portico.EINVALID, "%q is not a device status; choose active, pending, wiped or retired.", dq.Status)
+		}
+	}
+	if dq.Ownership != "" {
+		if f.Ownership, err = portico.ParseOwnership(dq.Ownership); err != nil {
+			return f, err
+		}
+	}
+	if dq.NotSeen != "" {
+		days, err := strconv.Atoi(dq.NotSeen)
+		if err != nil || days < 1 || days > 3650 {
+			return f, portico.Errorf(portico.EINVALID, "%q is not a number of days from 1 to 3650.", dq.NotSeen)
+		}
+		f.NotSeenSince = now.AddDate(0, 0, -days)
+	}
+	if utf8.RuneCountInString(dq.Owner) > 64 || utf8.RuneCountInString(dq.Search) > 100 {
+		return f, portico.Errorf(portico.EINVALID, "A search has at most 100 characters, a user name at most 64.")
+	}
+	f.Owner, f.Search = dq.Owner, dq.Search
+	return f, nil
+}
+
+// deviceTable is what the device table shows; Owners, the owners' user
+// names by user ID, is nil where the table is of one user's devices.
+type deviceTable struct {
+	Devices []*portico.Device
+	Owners  map[int64]string
+}
+
+type devicesPage struct {
+	ui.Layout
+	deviceTable
+	Query      deviceQuery
+	Platforms  []portico.Platform
+	Statuses   []portico.DeviceStatus
+	Ownerships []portico.Ownership
+	Error      string
+	Page       int
+	More       bool
+}
+
+// PageURL is the list's address with the filter and the page.
+func (p devicesPage) PageURL(page int) string {
+	v := p.Query.values()
+	if page > 1 {
+		v.Set("page", strconv.Itoa(page))
+	}
+	return "/admin/devices?" + v.Encode()
+}
+
+// ExportURL downloads the filtered list.
+func (p devicesPage) ExportURL() string { return "/admin/devices/export?" + p.Query.values().Encode() }
+
+func (h *handler) devices(w http.ResponseWriter, r *http.Request) error {
+	page, err := strconv.Atoi(r.URL.Query().Get("page"))
+	if err != nil || page < 1 {
+		page = 1
+	}
+	p := devicesPage{
+		Layout: h.layout(r, "Devices"), Query: parseDeviceQuery(r.URL.Query()), Page: page,
+		Platforms: portico.Platforms, Statuses: deviceStatuses, Ownerships: []portico.Ownership{portico.OwnershipEmployee, portico.OwnershipCompany},
+	}
+	f, err := p.Query.filter(h.svc.Now())
+	if err != nil {
+		if portico.ErrorCode(err) != portico.EINVALID {
+			return err
+		}
+		p.Error = portico.ErrorMessage(err)
+		return h.ui.Render(w, http.StatusBadRequest, "admin_devices", p)
+	}
+	f.Limit, f.Offset = devicesPerPage+1, (page-1)*devicesPerPage
+	devices, err := h.svc.AllDevices(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	p.More = len(devices) > devicesPerPage
+	p.Devices = devices[:min(len(devices), devicesPerPage)]
+	if p.Owners, err = h.svc.DeviceOwners(r.Context(), p.Devices); err != nil {
+		return err
+	}
+	return h.ui.Render(w, http.StatusOK, "admin_devices", p)
+}
+
+// exportDevices downloads every device the filter keeps, a batch at a
+// time, so that a large fleet is never held in memory at once. A refusal
+// comes before the download begins, as an error page.
+func (h *handler) exportDevices(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseDeviceQuery(r.URL.Query()).filter(h.svc.Now())
+	if err != nil {
+		return err
+	}
+	f.Limit = exportBatch
+	devices, err := h.svc.AllDevices(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := newCSV(w, "devices.csv", "id", "name", "model", "manufacturer", "platform", "os_version", "status", "ownership",
+		"owner", "serial", "imei", "phone_number", "carrier", "registered_at", "last_checkin")
+	for len(devices) > 0 {
+		owners, err := h.svc.DeviceOwners(r.Context(), devices)
+		for _, d := range devices {
+			if err != nil {
+				break
+			}
+			x := d.Details
+			err = out.row(strconv.FormatInt(d.ID, 10), x.Name, x.Model, x.Manufacturer, string(d.Platform), x.OSVersion,
+				string(d.Status), string(d.Ownership), owners[d.UserID], x.Serial, x.IMEI, x.PhoneNumber, x.Carrier,
+				csvTime(d.RegisteredAt), csvTime(d.LastCheckin))
+		}
+		if err == nil {
+			f.AfterID = devices[len(devices)-1].ID
+			devices, err = h.svc.AllDevices(r.Context(), f)
+		}
+		if err != nil {
+			abortDownload(r, "exporting devices", err)
+		}
+	}
+	if err := out.close(); err != nil {
+		abortDownload(r, "exporting devices", err)
+	}
+	return nil
+}
+
+// csvTime is a time in an export: RFC 3339 in UTC, or empty for never.
+func csvTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
