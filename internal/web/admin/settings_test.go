@@ -174,3 +174,33 @@ func TestSettingsAreSharedByInstances(t *testing.T) {
 		}
 	}
 }
+
+// TestSettingGroupsAreComplete names what each settings page must hold, so
+// that none loses a setting admins rely on.
+func TestSettingGroupsAreComplete(t *testing.T) {
+	want := map[string][]string{
+		"registration": {"registration.pin_enabled", "registration.qr_enabled", "registration.invitation_lifetime", "registration.pin_lifetime",
+			"registration.default_ownership", "registration.user_may_change_ownership", "registration.android_agent_url", "registration.instructions.ios"},
+		"privacy":      {"privacy.location_company", "privacy.location_employee"},
+		"products":     {"products.secure_apps", "products.secure_docs", "products.secure_web"},
+		"secure_apps":  {"secure_apps.passcode_required", "secure_apps.passcode_recovery", "secure_apps.applies_to"},
+		"derived":      {"derived.provider", "derived.url", "derived.secret"},
+		"certificates": {"certificates.signing", "certificates.encryption", "email.server", "email.username"},
+		"mail":         {"mail.host", "mail.port", "mail.security", "mail.username", "mail.password", "mail.from"},
+		"sms":          {"sms.url", "sms.method", "sms.body", "sms.auth_header", "sms.auth_value"},
+		"helpdesk":     {"helpdesk.name", "helpdesk.phone", "helpdesk.email", "helpdesk.hours"},
+		"passwords":    {"password.min_length"},
+		"security":     {"session.lifetime", "session.idle_timeout", "login.max_failures", "login.lockout"},
+	}
+	for group, keys := range want {
+		if _, err := portico.LookupSettingGroup(group); err != nil {
+			t.Errorf("no settings page %s", group)
+			continue
+		}
+		for _, key := range keys {
+			if s, err := portico.LookupSetting(key); err != nil || s.Group != group {
+				t.Errorf("%s is not on the %s page: %+v, %v", key, group, s, err)
+			}
+		}
+	}
+}
