@@ -85,6 +85,8 @@ var Settings = []Setting{
 	{Key: "registration.user_may_change_ownership", Group: "registration", Label: "Users may change the ownership of their devices", Kind: SwitchSetting, Default: "false", Check: boolean},
 	{Key: "registration.android_agent_url", Group: "registration", Label: "Store page of the Android device agent", Check: optionalWebURL,
 		Help: "Android devices are sent here after signing in at /go; the registration token goes with them."},
+	{Key: "registration.windows_agent_url", Group: "registration", Label: "Download address of the Windows device agent", Check: optionalWebURL,
+		Help: "Windows PCs are sent here after signing in at /go; the agent asks the user to sign in again."},
 	{Key: "actions.wipe_grace", Group: "actions", Label: "Grace period before a wipe goes to the device", Kind: DurationSetting, Default: "60s", Check: duration(0, time.Hour),
 		Help: "The user can cancel a wipe during this time; 0s sends it at once."},
 	{Key: "actions.collect_timeout", Group: "actions", Label: "An action no device collected expires after", Kind: DurationSetting, Default: "72h", Check: duration(10*time.Second, 90*24*time.Hour)},

@@ -469,8 +469,9 @@ func (s *Service) pendingFor(ctx context.Context, u *portico.User, p portico.Pla
 type Steps struct {
 	Platform     portico.Platform
 	Instructions string
-	// AgentURL is the Android agent's store page, carrying the link's token
-	// so that the agent's first launch completes the registration.
+	// AgentURL is where the device gets its agent: the Android agent's
+	// store page, carrying the link's token so that the agent's first
+	// launch completes the registration, or the Windows agent's download.
 	AgentURL string
 }
 
@@ -496,8 +497,13 @@ func (s *Service) OpenRegistration(ctx context.Context, username, password, pin,
 		return nil, err
 	}
 	steps := &Steps{Platform: platform, Instructions: v.Instructions(platform)}
-	if agent := v.Get("registration.android_agent_url"); platform == portico.PlatformAndroid && agent != "" {
-		steps.AgentURL = withReferrer(agent, token)
+	switch {
+	case platform == portico.PlatformAndroid && v.Get("registration.android_agent_url") != "":
+		steps.AgentURL = withReferrer(v.Get("registration.android_agent_url"), token)
+	case platform == portico.PlatformWindows:
+		// An installer has no install referrer to carry the token: the
+		// agent has the user sign in instead.
+		steps.AgentURL = v.Get("registration.windows_agent_url")
 	}
 	if inv != nil {
 		action.DeviceID = inv.DeviceID

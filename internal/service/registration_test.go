@@ -290,6 +290,17 @@ func TestOpenRegistration(t *testing.T) {
 	if err != nil || steps.AgentURL != "" || !strings.Contains(steps.Instructions, "App Store") {
 		t.Errorf("steps without a link = %+v, %v", steps, err)
 	}
+	steps, err = e.svc.OpenRegistration(from("192.0.2.9"), "alice", "alice-password", "", "", portico.PlatformWindows)
+	if err != nil || steps.AgentURL != "" {
+		t.Errorf("Windows steps before a download is set = %+v, %v", steps, err)
+	}
+	if err := e.svc.SetSettings(e.op, map[string]string{"registration.windows_agent_url": "https://downloads.example/agent.msi"}); err != nil {
+		t.Fatal(err)
+	}
+	steps, err = e.svc.OpenRegistration(from("192.0.2.9"), "alice", "alice-password", "", token, portico.PlatformWindows)
+	if err != nil || steps.AgentURL != "https://downloads.example/agent.msi" || !strings.Contains(steps.Instructions, "Windows PC") {
+		t.Errorf("Windows steps = %+v, %v", steps, err)
+	}
 	_, err = e.svc.OpenRegistration(from("192.0.2.9"), "alice", "wrong", "", token, "")
 	wantCode(t, err, portico.EUNAUTHENTICATED)
 	if devices, _ := e.svc.MyDevices(as(alice)); len(devices) != 1 || devices[0].Status != portico.StatusPending {

@@ -180,7 +180,7 @@ func TestSettingsAreSharedByInstances(t *testing.T) {
 func TestSettingGroupsAreComplete(t *testing.T) {
 	want := map[string][]string{
 		"registration": {"registration.pin_enabled", "registration.qr_enabled", "registration.invitation_lifetime", "registration.pin_lifetime",
-			"registration.default_ownership", "registration.user_may_change_ownership", "registration.android_agent_url", "registration.instructions.ios"},
+			"registration.default_ownership", "registration.user_may_change_ownership", "registration.android_agent_url", "registration.windows_agent_url", "registration.instructions.ios"},
 		"privacy":      {"privacy.location_company", "privacy.location_employee"},
 		"products":     {"products.secure_apps", "products.secure_docs", "products.secure_web"},
 		"secure_apps":  {"secure_apps.passcode_required", "secure_apps.passcode_recovery", "secure_apps.applies_to"},
