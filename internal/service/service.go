@@ -46,14 +46,14 @@ type Service struct {
 	baseURL   string
 	wake      wake.Hub
 	sealer    Sealer
-	// outbox sends the admin portal's test messages the way the outbox's
-	// workers send every other.
-	outbox  *outbox.Worker
-	parsing chan struct{}
-	seen    *checkinBatch
+	parsing   chan struct{}
+	seen      *checkinBatch
 	// dummyHash keeps a failed look-up as slow as a wrong password, so the
 	// time a login takes does not tell whether the user exists.
 	dummyHash string
+	// outbox sends the admin portal's test messages the way the outbox's
+	// workers send every other.
+	outbox *outbox.Worker
 }
 
 // New returns a Service. Call Run to write batched check-ins in the

@@ -142,25 +142,30 @@ func (h *handler) exportAudit(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := newCSV(w, "audit.csv", "id", "at", "actor", "action", "target", "device_id", "source", "result", "detail")
 	for len(entries) > 0 {
-		for _, e := range entries {
-			device := ""
-			if e.DeviceID != 0 {
-				device = strconv.FormatInt(e.DeviceID, 10)
-			}
-			if err = out.row(strconv.FormatInt(e.ID, 10), csvTime(e.At), e.Actor, e.Action, e.Target, device, e.Source, e.Result, e.Detail); err != nil {
-				break
-			}
+		if err := writeAudit(out, entries); err != nil {
+			abortDownload(r, "exporting the audit log", err)
 		}
-		if err == nil {
-			f.BeforeID = entries[len(entries)-1].ID
-			entries, err = h.svc.AuditLog(r.Context(), f)
-		}
-		if err != nil {
+		f.BeforeID = entries[len(entries)-1].ID
+		if entries, err = h.svc.AuditLog(r.Context(), f); err != nil {
 			abortDownload(r, "exporting the audit log", err)
 		}
 	}
 	if err := out.close(); err != nil {
 		abortDownload(r, "exporting the audit log", err)
+	}
+	return nil
+}
+
+// writeAudit writes a batch of the export.
+func writeAudit(out *csvFile, entries []*portico.AuditEntry) error {
+	for _, e := range entries {
+		device := ""
+		if e.DeviceID != 0 {
+			device = strconv.FormatInt(e.DeviceID, 10)
+		}
+		if err := out.row(strconv.FormatInt(e.ID, 10), csvTime(e.At), e.Actor, e.Action, e.Target, device, e.Source, e.Result, e.Detail); err != nil {
+			return err
+		}
 	}
 	return nil
 }

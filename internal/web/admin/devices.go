@@ -156,26 +156,34 @@ func (h *handler) exportDevices(w http.ResponseWriter, r *http.Request) error {
 	out := newCSV(w, "devices.csv", "id", "name", "model", "manufacturer", "platform", "os_version", "status", "ownership",
 		"owner", "serial", "imei", "phone_number", "carrier", "registered_at", "last_checkin")
 	for len(devices) > 0 {
-		owners, err := h.svc.DeviceOwners(r.Context(), devices)
-		for _, d := range devices {
-			if err != nil {
-				break
-			}
-			x := d.Details
-			err = out.row(strconv.FormatInt(d.ID, 10), x.Name, x.Model, x.Manufacturer, string(d.Platform), x.OSVersion,
-				string(d.Status), string(d.Ownership), owners[d.UserID], x.Serial, x.IMEI, x.PhoneNumber, x.Carrier,
-				csvTime(d.RegisteredAt), csvTime(d.LastCheckin))
+		if err := h.writeDevices(r, out, devices); err != nil {
+			abortDownload(r, "exporting devices", err)
 		}
-		if err == nil {
-			f.AfterID = devices[len(devices)-1].ID
-			devices, err = h.svc.AllDevices(r.Context(), f)
-		}
-		if err != nil {
+		f.AfterID = devices[len(devices)-1].ID
+		if devices, err = h.svc.AllDevices(r.Context(), f); err != nil {
 			abortDownload(r, "exporting devices", err)
 		}
 	}
 	if err := out.close(); err != nil {
 		abortDownload(r, "exporting devices", err)
+	}
+	return nil
+}
+
+// writeDevices writes a batch of the export, with its owners' names.
+func (h *handler) writeDevices(r *http.Request, out *csvFile, devices []*portico.Device) error {
+	owners, err := h.svc.DeviceOwners(r.Context(), devices)
+	if err != nil {
+		return err
+	}
+	for _, d := range devices {
+		x := d.Details
+		err := out.row(strconv.FormatInt(d.ID, 10), x.Name, x.Model, x.Manufacturer, string(d.Platform), x.OSVersion,
+			string(d.Status), string(d.Ownership), owners[d.UserID], x.Serial, x.IMEI, x.PhoneNumber, x.Carrier,
+			csvTime(d.RegisteredAt), csvTime(d.LastCheckin))
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
