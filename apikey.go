@@ -26,7 +26,7 @@ func ParseAPIScope(s string) (APIScope, error) {
 
 // MaxAPIKeyLifetime is the longest an API key may be valid: a key that
 // never expires is a key nobody remembers to revoke.
-const MaxAPIKeyLifetime = 366 * 24 * time.Hour
+const MaxAPIKeyLifetime = 365 * 24 * time.Hour
 
 // APIKey is a credential for the admin API. The key itself is shown once
 // when it is created; only its SHA-256 is stored.
