@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 var shownAPIKey = regexp.MustCompile(`class="secret">([^<]+)<`)
@@ -179,5 +181,64 @@ func TestAdminAPI(t *testing.T) {
 	}
 	if code, page := get(t, admin, in.URL+"/admin/api-keys"); code != http.StatusOK || !strings.Contains(page, "provisioning") || !strings.Contains(page, "reporting") {
 		t.Errorf("the admin's list of keys: status %d", code)
+	}
+}
+
+// TestBrowserAPIKeysOnAPhone creates a key and revokes it in a real
+// browser on a phone-sized screen; the key works until the confirmation
+// is clicked.
+func TestBrowserAPIKeysOnAPhone(t *testing.T) {
+	ctx := newBrowser(t)
+	in := serve(t, "--data", filepath.Join(t.TempDir(), "data"))
+	if err := browserSignIn(ctx, in.URL, "admin", in.AdminPassword, 390, 844); err != nil {
+		t.Fatal(err)
+	}
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(in.URL+"/admin/api-keys"),
+		chromedp.WaitVisible(`input[name="name"]`),
+		chromedp.SendKeys(`input[name="name"]`, "inventory-sync"),
+		chromedp.Click(`input[value="read-write"]`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := clickAndLoad(ctx, `form[action="/admin/api-keys"] button[type="submit"]`); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "admin-api-key-created-phone")
+	key, err := chromedp.Run(ctx, chromedp.Text(`.flash .secret`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > document.documentElement.clientWidth`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wide {
+		t.Error("the API keys page is wider than a phone's screen")
+	}
+	if code := apiCall(t, in.URL, "POST", "/devices/999/actions", key, `{"action":"lock"}`, nil); code != http.StatusNotFound {
+		t.Fatalf("the new read-write key on an unknown device: status %d, want 404", code)
+	}
+
+	if err := clickAndLoad(ctx, `a[href$="/revoke"]`); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "admin-api-key-revoke-phone")
+	if code := apiCall(t, in.URL, "GET", "/roles", key, "", nil); code != http.StatusOK {
+		t.Fatalf("the key stopped before the revocation was confirmed: status %d", code)
+	}
+	if err := clickAndLoad(ctx, `button.danger`); err != nil {
+		t.Fatal(err)
+	}
+	notice, err := chromedp.Run(ctx, chromedp.Text(`.flash`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(notice, "Revoked the API key inventory-sync") {
+		t.Errorf("after revoking the page says %q", notice)
+	}
+	if code := apiCall(t, in.URL, "GET", "/roles", key, "", nil); code != http.StatusUnauthorized {
+		t.Errorf("the revoked key: status %d, want 401", code)
 	}
 }
