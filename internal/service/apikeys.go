@@ -78,6 +78,14 @@ func (s *Service) APIKeys(ctx context.Context) ([]*portico.APIKey, error) {
 	return s.store.ListAPIKeys(ctx)
 }
 
+// APIKey returns one API key (admins only).
+func (s *Service) APIKey(ctx context.Context, id int64) (*portico.APIKey, error) {
+	if err := mayManageAPIKeys(ctx); err != nil {
+		return nil, err
+	}
+	return s.store.APIKeyByID(ctx, id)
+}
+
 // RevokeAPIKey stops a key at once (admins only).
 func (s *Service) RevokeAPIKey(ctx context.Context, id int64) (*portico.APIKey, error) {
 	action := portico.AuditEntry{Action: "apikey.revoke", Target: fmt.Sprint(id)}

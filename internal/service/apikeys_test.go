@@ -227,6 +227,9 @@ func TestAPIKeyActsAsAdminUnderItsName(t *testing.T) {
 	if _, err := e.svc.APIKeys(ctx); portico.ErrorCode(err) != portico.EFORBIDDEN {
 		t.Errorf("a key lists the keys: %v", err)
 	}
+	if _, err := e.svc.APIKey(ctx, k.ID); portico.ErrorCode(err) != portico.EFORBIDDEN {
+		t.Errorf("a key reads a key: %v", err)
+	}
 	if _, err := e.svc.RevokeAPIKey(ctx, k.ID); portico.ErrorCode(err) != portico.EFORBIDDEN {
 		t.Errorf("a key revokes a key: %v", err)
 	}

@@ -82,27 +82,13 @@ type revokePage struct {
 	Key *portico.APIKey
 }
 
-// apiKey finds the key of the path among the admin's list.
-func (h *handler) apiKey(r *http.Request) (*portico.APIKey, error) {
-	id, err := web.PathID(r, "id", "API key")
-	if err != nil {
-		return nil, err
-	}
-	keys, err := h.svc.APIKeys(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range keys {
-		if k.ID == id {
-			return k, nil
-		}
-	}
-	return nil, portico.Errorf(portico.ENOTFOUND, "There is no API key %d.", id)
-}
-
 // confirmRevoke asks before revoking: scripts using the key stop at once.
 func (h *handler) confirmRevoke(w http.ResponseWriter, r *http.Request) error {
-	k, err := h.apiKey(r)
+	id, err := web.PathID(r, "id", "API key")
+	if err != nil {
+		return err
+	}
+	k, err := h.svc.APIKey(r.Context(), id)
 	if err != nil {
 		return err
 	}
