@@ -10,6 +10,7 @@ import (
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/deviceapi/deviceapitest"
+	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/server/servertest"
 	"github.com/portico-mdm/portico/internal/web"
 )
@@ -36,8 +37,8 @@ type fixture struct {
 	aliceDevice  *portico.Device
 	aliceCommand *portico.Command
 	bobToken     string
-	// readOnly, revoked and expired are admin API keys that no write,
-	// no call, and no call may pass respectively.
+	// Admin API keys: readOnly may make no write, revoked and expired no
+	// call at all.
 	readOnly, revoked, expired string
 }
 
@@ -56,16 +57,21 @@ func newFixture(t *testing.T) *fixture {
 	f.aliceDevice, _ = e.RegisterDevice("alice", portico.PlatformIOS, details)
 	_, f.bobToken = e.RegisterDevice("bob", portico.PlatformIOS, details)
 	f.aliceCommand = deviceapitest.Queue(t, e, f.aliceDevice.ID, portico.CommandLock)
-	_, f.readOnly = e.APIKey("read-only", portico.ScopeReadOnly)
 	k, revoked := e.APIKey("revoked", portico.ScopeReadWrite)
 	if _, err := e.Service.RevokeAPIKey(e.Op, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	f.revoked = revoked
-	_, f.expired = e.APIKey("expired", portico.ScopeReadWrite)
-	// Keys made for 30 days; the others are made again after the move.
-	e.Clock.Advance(31 * 24 * time.Hour)
-	_, f.readOnly = e.APIKey("read-only-now", portico.ScopeReadOnly)
+	// Made straight in the store: the service makes no key that has
+	// expired already, and moving the clock would age everything else.
+	expired, hash := secret.NewToken()
+	err := e.Store.CreateAPIKey(t.Context(), &portico.APIKey{Name: "expired", Scope: portico.ScopeReadWrite, CreatedBy: "root",
+		CreatedAt: e.Clock.Now().Add(-48 * time.Hour), ExpiresAt: e.Clock.Now().Add(-time.Hour)}, hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.expired = expired
+	_, f.readOnly = e.APIKey("read-only", portico.ScopeReadOnly)
 	return f
 }
 

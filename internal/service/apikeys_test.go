@@ -254,6 +254,10 @@ func TestInviteUser(t *testing.T) {
 	// The admin needs none of alice's roles, and alice needs none either.
 	alice := e.addUser(t, "alice", false)
 	root := e.addUser(t, "root", true)
+	gone := &portico.User{Username: "gone", Email: "gone@example.com", Disabled: true, CreatedAt: e.clock.Now()}
+	if err := e.db.CreateUser(context.Background(), gone, "x"); err != nil {
+		t.Fatal(err)
+	}
 	started, err := e.svc.InviteUser(as(root), alice.ID, portico.InviteByMessage, portico.PlatformAndroid)
 	if err != nil {
 		t.Fatal(err)
@@ -282,6 +286,7 @@ func TestInviteUser(t *testing.T) {
 		{"QR switched off", as(root), alice.ID, portico.InviteByQR, portico.EFORBIDDEN},
 		{"an unknown kind", as(root), alice.ID, "pigeon", portico.EINVALID},
 		{"an unknown user", as(root), alice.ID + 100, portico.InviteByMessage, portico.ENOTFOUND},
+		{"a disabled user", as(root), gone.ID, portico.InviteByMessage, portico.ECONFLICT},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
