@@ -211,6 +211,9 @@ func TestUsers(t *testing.T) {
 	if res.StatusCode != http.StatusOK || len(roles.Items) != len(portico.Roles) || roles.Items[0].Label == "" {
 		t.Errorf("roles: status %d: %s", res.StatusCode, b)
 	}
+	if res, _ := call(t, f.Env, "HEAD", "/roles", f.ro, ""); res.StatusCode != http.StatusOK {
+		t.Errorf("HEAD with a read-only key: status %d", res.StatusCode)
+	}
 }
 
 func TestDevicesAndActions(t *testing.T) {
