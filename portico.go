@@ -68,6 +68,9 @@ type Actor struct {
 	User   *User
 	Device *Device
 	System bool
+	// APIKey is an admin API key: it acts with an administrator's rights,
+	// within its scope, which the API's routes enforce.
+	APIKey *APIKey
 	Source string
 }
 
@@ -78,6 +81,8 @@ func (a Actor) Name() string {
 		return a.User.Username
 	case a.Device != nil:
 		return fmt.Sprintf("device:%d", a.Device.ID)
+	case a.APIKey != nil:
+		return a.APIKey.ActorName()
 	case a.System:
 		return "system"
 	}
@@ -85,7 +90,7 @@ func (a Actor) Name() string {
 }
 
 // IsAdmin reports whether the actor may act on anything.
-func (a Actor) IsAdmin() bool { return a.System || (a.User != nil && a.User.Admin) }
+func (a Actor) IsAdmin() bool { return a.System || a.APIKey != nil || (a.User != nil && a.User.Admin) }
 
 type actorKey struct{}
 

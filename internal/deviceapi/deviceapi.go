@@ -10,7 +10,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -159,37 +158,8 @@ func (a *API) Register(mux *web.Mux) {
 		mux.Handle(rt.pattern, rt.access, rt.h)
 		known.Handle(rt.pattern, http.NotFoundHandler())
 	}
-	mux.Handle(Prefix+"/", web.Public, unmatched(known))
+	mux.Handle(Prefix+"/", web.Public, web.UnmatchedJSON(known, "the device API"))
 }
-
-// unmatched answers every request under Prefix that no route takes, so that
-// agents get the API's JSON errors instead of the mux's plain text. It asks
-// a mux of the same routes whether the path exists for another method.
-func unmatched(known *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, _ := known.Handler(r)
-		probe := &headerRecorder{header: http.Header{}}
-		h.ServeHTTP(probe, r)
-		if probe.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", probe.header.Get("Allow"))
-			web.WriteJSONError(w, http.StatusMethodNotAllowed, portico.EINVALID,
-				fmt.Sprintf("%s is not allowed here; this call takes %s.", r.Method, probe.header.Get("Allow")))
-			return
-		}
-		web.WriteJSONError(w, http.StatusNotFound, portico.ENOTFOUND, "There is no such call in the device API.")
-	})
-}
-
-// headerRecorder keeps the status and headers of a response and drops its
-// body.
-type headerRecorder struct {
-	header http.Header
-	status int
-}
-
-func (h *headerRecorder) Header() http.Header         { return h.header }
-func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (h *headerRecorder) WriteHeader(status int)      { h.status = status }
 
 func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 	var req RegisterRequest

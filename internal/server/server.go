@@ -6,6 +6,7 @@ package server
 import (
 	"crypto/subtle"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/api"
 	"github.com/portico-mdm/portico/internal/deviceapi"
 	"github.com/portico-mdm/portico/internal/service"
 	"github.com/portico-mdm/portico/internal/store"
@@ -76,6 +78,8 @@ func New(cfg Config) (*Server, error) {
 	guards := sessions.Guards()
 	guards[web.Device] = devices.Guard()
 	guards[web.Operator] = bearer(cfg.MetricsToken)
+	adminAPI := api.New(cfg.Service)
+	maps.Copy(guards, adminAPI.Guards())
 	mux := web.NewMux(guards)
 
 	mux.Handle("GET /healthz", web.Public, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -94,6 +98,7 @@ func New(cfg Config) (*Server, error) {
 	portal.Register(mux, cfg.Service, sessions, renderer)
 	admin.Register(mux, cfg.Service, sessions, renderer)
 	devices.Register(mux)
+	adminAPI.Register(mux)
 
 	m := newMetrics(cfg.Registry)
 	handler := web.Chain(mux,

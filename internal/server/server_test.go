@@ -6,9 +6,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/deviceapi/deviceapitest"
+	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/server/servertest"
 	"github.com/portico-mdm/portico/internal/web"
 )
@@ -26,6 +28,8 @@ var publicRoutes = []string{
 	"POST /api/device/v1/register",
 	"/api/device/v1/",
 	"GET /api/device/v1/openapi.yaml",
+	"/api/v1/",
+	"GET /api/v1/openapi.json",
 }
 
 type fixture struct {
@@ -33,6 +37,9 @@ type fixture struct {
 	aliceDevice  *portico.Device
 	aliceCommand *portico.Command
 	bobToken     string
+	// Admin API keys: readOnly may make no write, revoked and expired no
+	// call at all.
+	readOnly, revoked, expired string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -43,12 +50,28 @@ func newFixture(t *testing.T) *fixture {
 	if err := e.Service.SetSettings(e.Op, map[string]string{"certificates.signing": "Signing certificate"}); err != nil {
 		t.Fatal(err)
 	}
+	e.AddUser("root", true)
 	e.AddUser("alice", false, portico.Roles...)
 	e.AddUser("bob", false, portico.Roles...)
 	details := portico.DeviceDetails{Model: "iPhone 15", OSVersion: "17.4.1"}
 	f.aliceDevice, _ = e.RegisterDevice("alice", portico.PlatformIOS, details)
 	_, f.bobToken = e.RegisterDevice("bob", portico.PlatformIOS, details)
 	f.aliceCommand = deviceapitest.Queue(t, e, f.aliceDevice.ID, portico.CommandLock)
+	k, revoked := e.APIKey("revoked", portico.ScopeReadWrite)
+	if _, err := e.Service.RevokeAPIKey(e.Op, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.revoked = revoked
+	// Made straight in the store: the service makes no key that has
+	// expired already, and moving the clock would age everything else.
+	expired, hash := secret.NewToken()
+	err := e.Store.CreateAPIKey(t.Context(), &portico.APIKey{Name: "expired", Scope: portico.ScopeReadWrite, CreatedBy: "root",
+		CreatedAt: e.Clock.Now().Add(-48 * time.Hour), ExpiresAt: e.Clock.Now().Add(-time.Hour)}, hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.expired = expired
+	_, f.readOnly = e.APIKey("read-only", portico.ScopeReadOnly)
 	return f
 }
 
@@ -112,6 +135,7 @@ func TestEveryRouteRefusesWithoutCredentials(t *testing.T) {
 	f := newFixture(t)
 	anonymous := f.Browser()
 	bob := f.SignIn("bob")
+	root := f.SignIn("root")
 	for _, r := range f.Server.Routes() {
 		if r.Access == web.Public || r.Access == web.Visitor {
 			continue
@@ -145,6 +169,28 @@ func TestEveryRouteRefusesWithoutCredentials(t *testing.T) {
 					bobs := http.Header{"Authorization": {"Bearer " + f.bobToken}, "Content-Type": {"application/json"}}
 					if res := send(t, anonymous, method, f.URL+path, bobs, `{"status":"done"}`); res.StatusCode != http.StatusNotFound {
 						t.Errorf("with bob's device token on alice's command: status %d, want 404", res.StatusCode)
+					}
+				}
+			case web.APIRead, web.APIWrite:
+				// An admin's browser session is no API key.
+				if res := do(t, root, method, f.URL+path, nil); res.StatusCode != http.StatusUnauthorized {
+					t.Errorf("with an admin's session and no key: status %d, want 401", res.StatusCode)
+				}
+				for name, key := range map[string]string{"a wrong": "not-a-key", "a revoked": f.revoked, "an expired": f.expired} {
+					// The walk fails more keys than the throttle lets
+					// through; the throttle is tested on its own.
+					if err := f.Store.DeleteLoginFailuresBefore(t.Context(), f.Clock.Now().Add(time.Hour)); err != nil {
+						t.Fatal(err)
+					}
+					h := http.Header{"Authorization": {"Bearer " + key}}
+					if res := do(t, anonymous, method, f.URL+path, h); res.StatusCode != http.StatusUnauthorized {
+						t.Errorf("with %s key: status %d, want 401", name, res.StatusCode)
+					}
+				}
+				if r.Access == web.APIWrite {
+					h := http.Header{"Authorization": {"Bearer " + f.readOnly}}
+					if res := do(t, anonymous, method, f.URL+path, h); res.StatusCode != http.StatusForbidden {
+						t.Errorf("with a read-only key: status %d, want 403", res.StatusCode)
 					}
 				}
 			case web.Operator:

@@ -45,7 +45,7 @@ func (s *Service) Actions(ctx context.Context, d *portico.Device) (DeviceActions
 
 func actionsFor(a portico.Actor, d *portico.Device, v portico.SettingValues) DeviceActions {
 	out := DeviceActions{MayLocate: v.MayLocate(d.Ownership)}
-	if d.Status != portico.StatusActive || (a.User == nil && !a.System) {
+	if d.Status != portico.StatusActive || (a.User == nil && !a.IsAdmin()) {
 		return out
 	}
 	may := func(r portico.Role) bool { return a.IsAdmin() || a.User.HasRole(r) }

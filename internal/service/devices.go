@@ -41,7 +41,7 @@ func (s *Service) MyDevices(ctx context.Context) ([]*portico.Device, error) {
 // it does not exist, so device numbers reveal nothing.
 func (s *Service) Device(ctx context.Context, id int64) (*portico.Device, error) {
 	a := portico.ActorFromContext(ctx)
-	if a.User == nil && !a.System {
+	if a.User == nil && !a.IsAdmin() {
 		return nil, portico.Errorf(portico.EUNAUTHENTICATED, "Please sign in.")
 	}
 	d, err := s.store.DeviceByID(ctx, id)

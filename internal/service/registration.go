@@ -59,13 +59,59 @@ func (s *Service) StartRegistration(ctx context.Context, kind portico.Invitation
 		s.auditRefusal(ctx, action, err)
 		return nil, err
 	}
-	if platform, err = portico.ParsePlatform(string(platform)); err != nil {
+	return s.startRegistration(ctx, u, v, kind, platform, action)
+}
+
+// InviteUser starts a registration for a user on an admin's behalf (the
+// admin API): the same invitation, PIN or QR link the user could start in
+// the portal. The admin needs none of the user's roles, but the switch
+// behind a PIN or a QR code must be on (SPEC SWITCH).
+func (s *Service) InviteUser(ctx context.Context, userID int64, kind portico.InvitationKind, platform portico.Platform) (*Started, error) {
+	action := portico.AuditEntry{Action: "registration.invite", Detail: fmt.Sprintf("user %d: %s %s", userID, kind, platform)}
+	if err := requireAdmin(ctx); err != nil {
+		s.auditRefusal(ctx, action, err)
 		return nil, err
 	}
-	if open, err := s.MyInvitations(ctx); err != nil {
+	kind, err := portico.ParseInvitationKind(string(kind))
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.store.UserByID(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled {
+		return nil, portico.Errorf(portico.ECONFLICT, "%s is disabled and cannot register a device.", u.Username)
+	}
+	v, err := s.store.SettingValues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case kind == portico.InviteWithPIN && !v.Bool("registration.pin_enabled"):
+		return nil, portico.Errorf(portico.EFORBIDDEN, "Registration with a PIN is switched off (setting registration.pin_enabled).")
+	case kind == portico.InviteByQR && !v.Bool("registration.qr_enabled"):
+		return nil, portico.Errorf(portico.EFORBIDDEN, "Registration with a QR code is switched off (setting registration.qr_enabled).")
+	}
+	action.Detail = fmt.Sprintf("%s: %s %s", u.Username, kind, platform)
+	return s.startRegistration(ctx, u, v, kind, platform, action)
+}
+
+// startRegistration creates the pending device and the invitation for u,
+// and sends it; action is audited with them.
+func (s *Service) startRegistration(ctx context.Context, u *portico.User, v portico.SettingValues, kind portico.InvitationKind, platform portico.Platform, action portico.AuditEntry) (*Started, error) {
+	platform, err := portico.ParsePlatform(string(platform))
+	if err != nil {
+		return nil, err
+	}
+	if open, err := s.openInvitations(ctx, u); err != nil {
 		return nil, err
 	} else if len(open) >= maxOpenRegistrations {
-		return nil, portico.Errorf(portico.ECONFLICT, "You have %d registrations waiting. Finish or cancel one before starting another.", len(open))
+		who := u.Username + " has"
+		if a := portico.ActorFromContext(ctx); a.User != nil && a.User.ID == u.ID {
+			who = "You have"
+		}
+		return nil, portico.Errorf(portico.ECONFLICT, "%s %d registrations waiting. Finish or cancel one before starting another.", who, len(open))
 	}
 	now := s.clock.Now()
 	d := &portico.Device{
@@ -261,6 +307,11 @@ func (s *Service) MyInvitations(ctx context.Context) ([]*portico.Invitation, err
 	if err != nil {
 		return nil, err
 	}
+	return s.openInvitations(ctx, u)
+}
+
+// openInvitations lists u's registrations that can still complete.
+func (s *Service) openInvitations(ctx context.Context, u *portico.User) ([]*portico.Invitation, error) {
 	pending, err := s.store.PendingInvitations(ctx, u.ID)
 	if err != nil {
 		return nil, err

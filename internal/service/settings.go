@@ -41,6 +41,9 @@ func (s *Service) SetSettings(ctx context.Context, values map[string]string) err
 		if err != nil {
 			return err
 		}
+		if def.Kind == portico.SecretSetting && values[key] == secretMask {
+			return portico.Errorf(portico.EINVALID, "%s: %s stands for the stored secret; send the new secret instead, or leave the setting out.", def.Label, secretMask)
+		}
 		if def.Check != nil {
 			if err := def.Check(values[key]); err != nil {
 				return portico.Errorf(portico.EINVALID, "%s: %s", def.Label, portico.ErrorMessage(err))

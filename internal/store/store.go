@@ -28,6 +28,7 @@ type Store interface {
 	Settings
 	LoginFailures
 	Outbox
+	APIKeys
 
 	// InTx runs fn with a Store whose writes all commit when fn returns nil
 	// and none do when it returns an error: an action and its audit entry are
@@ -332,4 +333,23 @@ type Outbox interface {
 	// DeleteFinishedMessages deletes the sent and failed messages created
 	// before the time: their text may hold registration links and PINs.
 	DeleteFinishedMessages(ctx context.Context, before time.Time) error
+}
+
+// APIKeys holds the admin API's keys (SPEC ADM-4) under the SHA-256 of the
+// key. Revoking is conditional on the key not being revoked yet.
+type APIKeys interface {
+	// CreateAPIKey stores k with the hash of its key and sets its ID;
+	// ECONFLICT when another key has its name, in any case.
+	CreateAPIKey(ctx context.Context, k *portico.APIKey, tokenHash []byte) error
+	APIKeyByID(ctx context.Context, id int64) (*portico.APIKey, error)
+	// APIKeyByTokenHash finds the key that hashes to h, revoked and expired
+	// keys included: the caller says why such a key no longer works.
+	APIKeyByTokenHash(ctx context.Context, h []byte) (*portico.APIKey, error)
+	// ListAPIKeys lists every key, newest first.
+	ListAPIKeys(ctx context.Context) ([]*portico.APIKey, error)
+	// RevokeAPIKey marks the key revoked at the time; ECONFLICT when it was
+	// revoked already.
+	RevokeAPIKey(ctx context.Context, id int64, at time.Time) error
+	// TouchAPIKey records that the key was used at the time.
+	TouchAPIKey(ctx context.Context, id int64, at time.Time) error
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/portico-mdm/portico"
 )
@@ -33,11 +34,16 @@ const (
 	Device
 	// Operator routes need the operator's bearer token (metrics).
 	Operator
+	// APIRead routes need an admin API key of any scope. Only GET (and
+	// with it HEAD) routes may be APIRead: Handle refuses any other.
+	APIRead
+	// APIWrite routes need a read-write admin API key.
+	APIWrite
 )
 
 var accessNames = map[Access]string{
 	Public: "public", Visitor: "visitor", SignedIn: "signed-in", Admin: "admin",
-	Device: "device", Operator: "operator",
+	Device: "device", Operator: "operator", APIRead: "api-read", APIWrite: "api-write",
 }
 
 func (a Access) String() string { return accessNames[a] }
@@ -66,8 +72,12 @@ func NewMux(guards map[Access]Guard) *Mux {
 
 // Handle registers h for pattern behind the guard for access. It panics at
 // start-up when no guard exists for the level, so a route can never be
-// served unguarded by mistake.
+// served unguarded by mistake, and when an APIRead route takes a method
+// that may change something, so a read-only key can never write.
 func (m *Mux) Handle(pattern string, access Access, h http.Handler) {
+	if method, _, _ := strings.Cut(pattern, " "); access == APIRead && method != http.MethodGet && method != http.MethodHead {
+		panic(fmt.Sprintf("web: %q cannot be an %s route: only GET and HEAD routes may be", pattern, access))
+	}
 	if access != Public {
 		g, ok := m.guards[access]
 		if !ok {

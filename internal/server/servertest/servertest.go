@@ -178,3 +178,14 @@ func (e *Env) read(res *http.Response, err error) Response {
 	}
 	return Response{Status: res.StatusCode, Header: res.Header, Body: string(b)}
 }
+
+// APIKey creates an admin API key of the scope, valid for 30 days, and
+// returns it with the key itself.
+func (e *Env) APIKey(name string, scope portico.APIScope) (*portico.APIKey, string) {
+	e.t.Helper()
+	k, key, err := e.Service.CreateAPIKey(e.Op, service.NewAPIKey{Name: name, Scope: scope, ValidFor: 30 * 24 * time.Hour})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return k, key
+}

@@ -62,6 +62,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ActivateDevice", testActivateDevice},
 		{"DerivedRequests", testDerivedRequests},
 		{"DerivedRequestsOnce", testDerivedRequestsOnce},
+		{"APIKeys", testAPIKeys},
+		{"APIKeysRefused", testAPIKeysRefused},
 		{"Transactions", testTransactions},
 		{"NestedTransactions", testNestedTransactions},
 		{"EnqueueMessage", testEnqueueMessage},

@@ -38,6 +38,10 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	mux.Handle("GET /admin/audit/export", web.Admin, r.HTML(h.exportAudit))
 	mux.Handle("GET /admin/outbox", web.Admin, r.HTML(h.outbox))
 	mux.Handle("GET /admin/outbox/{id}", web.Admin, r.HTML(h.message))
+	mux.Handle("GET /admin/api-keys", web.Admin, r.HTML(h.apiKeys))
+	mux.Handle("POST /admin/api-keys", web.Admin, r.HTML(h.createAPIKey))
+	mux.Handle("GET /admin/api-keys/{id}/revoke", web.Admin, r.HTML(h.confirmRevoke))
+	mux.Handle("POST /admin/api-keys/{id}/revoke", web.Admin, r.HTML(h.revokeAPIKey))
 }
 
 func (h *handler) layout(r *http.Request, title string) ui.Layout {

@@ -1,0 +1,131 @@
+// Package api is the admin JSON API under /api/v1/ (SPEC ADM-4): what the
+// admin portal does, for scripts, with an API key instead of a browser
+// session. Each handler decodes, calls one service method and encodes; the
+// rules, admin checks and audit live in internal/service. The OpenAPI
+// document beside this file describes every call and is served at
+// /api/v1/openapi.json.
+package api
+
+import (
+	_ "embed"
+	"net/http"
+	"strings"
+
+	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/service"
+	"github.com/portico-mdm/portico/internal/web"
+)
+
+// Prefix is where the API lives.
+const Prefix = "/api/v1"
+
+// maxBody bounds a request body; the largest legitimate one is a settings
+// change with every instruction text at its longest.
+const maxBody = 64 << 10
+
+//go:embed openapi.json
+var openAPI []byte
+
+// API serves the admin API.
+type API struct {
+	svc *service.Service
+}
+
+// New returns the API over the service.
+func New(svc *service.Service) *API { return &API{svc: svc} }
+
+// route is one call of the API. Its access says which key it needs:
+// web.APIRead for a GET that any key may make, web.APIWrite for anything
+// that needs a read-write key.
+type route struct {
+	method, path string
+	access       web.Access
+	h            web.HandlerFunc
+}
+
+// routes lists every call. Adding one takes a line here, its handler, and
+// its operation in openapi.json; TestDocumentMatchesRoutes holds the two
+// lists equal.
+func (a *API) routes() []route {
+	return []route{
+		{"GET", "/users", web.APIRead, a.users},
+		{"POST", "/users", web.APIWrite, a.createUser},
+		{"GET", "/users/{id}", web.APIRead, a.user},
+		{"PUT", "/users/{id}/roles", web.APIWrite, a.setRoles},
+		{"POST", "/users/{id}/invitations", web.APIWrite, a.invite},
+		{"GET", "/roles", web.APIRead, a.roles},
+		{"GET", "/devices", web.APIRead, a.devices},
+		{"GET", "/devices/{id}", web.APIRead, a.device},
+		{"GET", "/devices/{id}/commands", web.APIRead, a.commands},
+		{"POST", "/devices/{id}/actions", web.APIWrite, a.act},
+		{"POST", "/commands/{id}/cancel", web.APIWrite, a.cancel},
+		{"GET", "/settings", web.APIRead, a.settings},
+		{"PATCH", "/settings", web.APIWrite, a.setSettings},
+		{"GET", "/audit", web.APIRead, a.audit},
+	}
+}
+
+// Register adds the API's routes to the mux. The document is public: it
+// describes calls that every Portico has, holds no data, and tools read it
+// before they have a key. Every other path under Prefix answers in the
+// API's JSON, 404 and 405 included.
+func (a *API) Register(mux *web.Mux) {
+	known := http.NewServeMux()
+	for _, rt := range a.routes() {
+		pattern := rt.method + " " + Prefix + rt.path
+		mux.Handle(pattern, rt.access, web.JSON(rt.h))
+		known.Handle(pattern, http.NotFoundHandler())
+	}
+	doc := "GET " + Prefix + "/openapi.json"
+	mux.Handle(doc, web.Public, http.HandlerFunc(serveOpenAPI))
+	known.Handle(doc, http.NotFoundHandler())
+	mux.Handle(Prefix+"/", web.Public, web.UnmatchedJSON(known, "the admin API"))
+}
+
+// Guards returns the guards of the API's access levels: any valid key for
+// APIRead, a read-write key for APIWrite. The key becomes the request's
+// actor, with an administrator's rights and named after it in the audit
+// log. Browser sessions count for nothing here.
+func (a *API) Guards() map[web.Access]web.Guard {
+	return map[web.Access]web.Guard{
+		web.APIRead:  a.guard(false),
+		web.APIWrite: a.guard(true),
+	}
+}
+
+func (a *API) guard(write bool) web.Guard {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			k, err := a.authenticate(r)
+			if err == nil && write && k.Scope != portico.ScopeReadWrite {
+				err = portico.Errorf(portico.EFORBIDDEN, "This API key is read-only; %s %s needs a read-write key.", r.Method, r.URL.Path)
+			}
+			if err != nil {
+				web.LogError(r, err)
+				status := web.Status(err)
+				if status == http.StatusUnauthorized {
+					w.Header().Set("WWW-Authenticate", "Bearer")
+				}
+				web.WriteJSONError(w, status, portico.ErrorCode(err), portico.ErrorMessage(err))
+				return
+			}
+			actor := portico.ActorFromContext(r.Context())
+			actor.APIKey = k
+			next.ServeHTTP(w, r.WithContext(portico.NewContextWithActor(r.Context(), actor)))
+		})
+	}
+}
+
+func (a *API) authenticate(r *http.Request) (*portico.APIKey, error) {
+	scheme, key, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	key = strings.TrimSpace(key)
+	if !strings.EqualFold(scheme, "Bearer") || key == "" {
+		return nil, portico.Errorf(portico.EUNAUTHENTICATED, "An API key is required: send \"Authorization: Bearer <key>\". Administrators create keys in the admin portal under API keys.")
+	}
+	return a.svc.AuthenticateAPIKey(r.Context(), key)
+}
+
+func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(openAPI)
+}

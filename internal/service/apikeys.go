@@ -1,0 +1,173 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/secret"
+	"github.com/portico-mdm/portico/internal/store"
+)
+
+// NewAPIKey is what an admin fills in to create an API key.
+type NewAPIKey struct {
+	Name  string
+	Scope portico.APIScope
+	// ValidFor is how long the key works from now; a year at most.
+	ValidFor time.Duration
+}
+
+// CreateAPIKey creates a key for the admin API (SPEC ADM-4) and returns it
+// with the key itself, which is shown this once: only its hash is kept.
+// Only an administrator in person may create one, never another key, so
+// that a leaked key cannot make itself a successor.
+func (s *Service) CreateAPIKey(ctx context.Context, nk NewAPIKey) (*portico.APIKey, string, error) {
+	action := portico.AuditEntry{Action: "apikey.create", Target: nk.Name}
+	if err := mayManageAPIKeys(ctx); err != nil {
+		s.auditRefusal(ctx, action, err)
+		return nil, "", err
+	}
+	nk.Name = strings.TrimSpace(nk.Name)
+	if err := portico.ValidAPIKeyName(nk.Name); err != nil {
+		return nil, "", err
+	}
+	scope, err := portico.ParseAPIScope(string(nk.Scope))
+	if err != nil {
+		return nil, "", err
+	}
+	if nk.ValidFor <= 0 || nk.ValidFor > portico.MaxAPIKeyLifetime {
+		return nil, "", portico.Errorf(portico.EINVALID, "An API key must expire, at most a year from now.")
+	}
+	now := s.clock.Now()
+	k := &portico.APIKey{
+		Name: nk.Name, Scope: scope, CreatedBy: portico.ActorFromContext(ctx).Name(),
+		CreatedAt: now, ExpiresAt: now.Add(nk.ValidFor),
+	}
+	token, hash := secret.NewToken()
+	err = s.store.InTx(ctx, func(st store.Store) error {
+		if err := st.CreateAPIKey(ctx, k, hash); err != nil {
+			return err
+		}
+		action.Target = k.Name
+		action.Detail = fmt.Sprintf("%s until %s", k.Scope, k.ExpiresAt.Format(time.DateOnly))
+		return s.audit(ctx, st, action)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return k, token, nil
+}
+
+func mayManageAPIKeys(ctx context.Context) error {
+	if err := requireAdmin(ctx); err != nil {
+		return err
+	}
+	if portico.ActorFromContext(ctx).APIKey != nil {
+		return portico.Errorf(portico.EFORBIDDEN, "API keys are managed in the admin portal, not with an API key.")
+	}
+	return nil
+}
+
+// APIKeys lists every API key, newest first (admins only).
+func (s *Service) APIKeys(ctx context.Context) ([]*portico.APIKey, error) {
+	if err := mayManageAPIKeys(ctx); err != nil {
+		return nil, err
+	}
+	return s.store.ListAPIKeys(ctx)
+}
+
+// APIKey returns one API key (admins only).
+func (s *Service) APIKey(ctx context.Context, id int64) (*portico.APIKey, error) {
+	if err := mayManageAPIKeys(ctx); err != nil {
+		return nil, err
+	}
+	return s.store.APIKeyByID(ctx, id)
+}
+
+// RevokeAPIKey stops a key at once (admins only).
+func (s *Service) RevokeAPIKey(ctx context.Context, id int64) (*portico.APIKey, error) {
+	action := portico.AuditEntry{Action: "apikey.revoke", Target: fmt.Sprint(id)}
+	if err := mayManageAPIKeys(ctx); err != nil {
+		s.auditRefusal(ctx, action, err)
+		return nil, err
+	}
+	var k *portico.APIKey
+	err := s.store.InTx(ctx, func(st store.Store) error {
+		var err error
+		if k, err = st.APIKeyByID(ctx, id); err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		if err := st.RevokeAPIKey(ctx, id, now); err != nil {
+			return err
+		}
+		k.RevokedAt = now
+		action.Target = k.Name
+		return s.audit(ctx, st, action)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// touchEvery is how stale a key's last use may get before a call records
+// it again.
+const touchEvery = time.Minute
+
+// AuthenticateAPIKey returns the key a caller of the admin API presented.
+// Failed tries are throttled per source address like sign-ins, so that
+// keys cannot be guessed at speed; a revoked or expired key stops at once,
+// and its caller is told which.
+func (s *Service) AuthenticateAPIKey(ctx context.Context, token string) (*portico.APIKey, error) {
+	v, err := s.store.SettingValues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	source := portico.ActorFromContext(ctx).Source
+	a, err := s.beginAttempt(ctx, v.Duration("login.lockout"),
+		attemptLimit{"apikey-addr:" + source, v.Int("login.max_failures") * addressFailureFactor})
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.checkAPIKey(ctx, token)
+	if err != nil {
+		err = a.failed(ctx, err)
+		target := ""
+		if k != nil {
+			target = k.Name
+		}
+		s.auditRefusal(ctx, portico.AuditEntry{Action: "apikey.use", Target: target}, err)
+		return nil, err
+	}
+	if err := a.succeeded(ctx); err != nil {
+		return nil, err
+	}
+	if now := s.clock.Now(); now.Sub(k.LastUsedAt) >= touchEvery {
+		if err := s.store.TouchAPIKey(ctx, k.ID, now); err != nil {
+			return nil, err
+		}
+		k.LastUsedAt = now
+	}
+	return k, nil
+}
+
+// checkAPIKey finds the key; a key that no longer works is returned with
+// the refusal, so that the refusal can name it.
+func (s *Service) checkAPIKey(ctx context.Context, token string) (*portico.APIKey, error) {
+	k, err := s.store.APIKeyByTokenHash(ctx, secret.HashToken(token))
+	if portico.ErrorCode(err) == portico.ENOTFOUND {
+		return nil, portico.Errorf(portico.EUNAUTHENTICATED, "This API key is not valid.")
+	} else if err != nil {
+		return nil, err
+	}
+	switch now := s.clock.Now(); {
+	case !k.RevokedAt.IsZero():
+		return k, portico.Errorf(portico.EUNAUTHENTICATED, "This API key was revoked on %s.", k.RevokedAt.Format(time.DateOnly))
+	case !now.Before(k.ExpiresAt):
+		return k, portico.Errorf(portico.EUNAUTHENTICATED, "This API key expired on %s.", k.ExpiresAt.Format(time.DateOnly))
+	}
+	return k, nil
+}
