@@ -35,11 +35,13 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	mux.Handle("GET /admin/audit", web.Admin, r.HTML(h.audit))
 	mux.Handle("GET /admin/outbox", web.Admin, r.HTML(h.outbox))
 	mux.Handle("GET /admin/outbox/{id}", web.Admin, r.HTML(h.message))
+	registerPush(mux, h)
 }
 
 func (h *handler) layout(r *http.Request, title string) ui.Layout {
 	l := h.ui.Layout(r, title, "admin")
 	l.Flash = h.sessions.PopFlash(r.Context())
+	l.Warning = h.pushWarning(r)
 	return l
 }
 
