@@ -25,19 +25,22 @@ func TestPush(t *testing.T) {
 	cert := apnstest.NewCertificate(t, topic, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
 	c := client(t, srv, cert, topic)
 	token := []byte{0xde, 0xad, 0xbe, 0xef, 0x01}
-	woken := make(chan apnstest.Push, 2)
+	woken := make(chan apnstest.Push, 3)
 	srv.OnPush(func(p apnstest.Push) { woken <- p })
-	for range 2 { // the second push reuses the connection
+	for range 3 {
 		if err := c.Push(t.Context(), token, `magic "quoted" \ value`); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if n := srv.Connections(); n != 1 {
+		t.Errorf("three pushes took %d connections, want 1", n)
+	}
 	want := apnstest.Push{Token: hex.EncodeToString(token), Topic: topic, PushMagic: `magic "quoted" \ value`}
 	got := srv.Pushes()
-	if len(got) != 2 || got[0] != want || got[1] != want {
-		t.Errorf("pushes = %+v, want twice %+v", got, want)
+	if len(got) != 3 || got[0] != want || got[2] != want {
+		t.Errorf("pushes = %+v, want thrice %+v", got, want)
 	}
-	for range 2 {
+	for range 3 {
 		select {
 		case p := <-woken:
 			if p != want {

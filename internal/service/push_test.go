@@ -393,3 +393,28 @@ func TestQueuePushRefusesBadPushes(t *testing.T) {
 		t.Run(name, func(t *testing.T) { wantCode(t, e.svc.QueuePush(e.op, p), portico.EINVALID) })
 	}
 }
+
+func TestPushesShareAConnectionPerCertificate(t *testing.T) {
+	w := newPushWorld(t)
+	for id := range int64(3) {
+		if err := w.svc.QueuePush(w.op, push(10+id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.run(t)
+	if n, c := len(w.srv.Pushes()), w.srv.Connections(); n != 3 || c != 1 {
+		t.Fatalf("%d pushes over %d connections, want 3 over 1", n, c)
+	}
+	up := pemUpload(pushCert(t, pushTopic, t0.Add(730*24*time.Hour)))
+	up.Replace = true
+	if _, err := w.svc.PutPushCertificate(as(w.mustUser(t, "alice")), up); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.QueuePush(w.op, push(10)); err != nil {
+		t.Fatal(err)
+	}
+	w.run(t)
+	if n, c := len(w.srv.Pushes()), w.srv.Connections(); n != 4 || c != 2 {
+		t.Errorf("after renewing: %d pushes over %d connections, want 4 over 2 (the new certificate's own)", n, c)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -39,6 +40,7 @@ type Server struct {
 	rejected map[string]refusal
 	failures []int
 	hook     func(Push)
+	conns    int
 }
 
 // uidOID is the subject attribute that names a push certificate's topic.
@@ -51,6 +53,13 @@ func New(t testing.TB) *Server {
 	s := &Server{rejected: map[string]refusal{}}
 	ts := httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	ts.EnableHTTP2 = true
+	ts.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			s.mu.Lock()
+			s.conns++
+			s.mu.Unlock()
+		}
+	}
 	ts.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
 	ts.StartTLS()
 	t.Cleanup(ts.Close)
@@ -70,6 +79,14 @@ func (s *Server) Pushes() []Push {
 type refusal struct {
 	status int
 	reason string
+}
+
+// Connections counts the connections clients opened: a client that keeps
+// its connection opens one for many pushes.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
 }
 
 // Unregister makes the token (hex) invalid: pushes to it get 410
