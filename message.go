@@ -78,6 +78,9 @@ type Message struct {
 // A line break in the address or the subject would start a header of its
 // own in a mail, so neither may have one.
 func (m *Message) Validate() error {
+	if m.DeviceID != 0 && m.Channel != ChannelAPNs {
+		return Errorf(EINVALID, "Only a push names a device.")
+	}
 	switch m.Channel {
 	case ChannelMail:
 		if !validEmail(m.To) {

@@ -140,9 +140,12 @@ func (s *Service) checkPushCertificate(ctx context.Context, up PushCertificateUp
 	now := s.clock.Now()
 	var id *certfile.Identity
 	var err error
-	if bytes.Contains(up.File, []byte("-----BEGIN ")) {
+	switch {
+	case bytes.Contains(up.File, []byte("-----BEGIN ")):
 		id, err = certfile.ParsePEM(append(append(bytes.Clone(up.File), '\n'), up.Key...), now)
-	} else {
+	case len(up.Key) > 0:
+		err = portico.Errorf(portico.EINVALID, "A private key apart goes with a certificate in PEM form; a .p12 file holds its own key.")
+	default:
 		id, err = s.parse(ctx, up.File, up.Password, now)
 	}
 	if err != nil {

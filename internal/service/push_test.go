@@ -97,6 +97,11 @@ func TestPushCertificateUpload(t *testing.T) {
 		{"no topic", true, pemUpload(pushCert(t, "", t0.Add(time.Hour))), portico.EINVALID, "not an MDM push certificate"},
 		{"topic of an app", true, pemUpload(pushCert(t, "com.example.app", t0.Add(time.Hour))), portico.EINVALID, "does not start with com.apple.mgmt."},
 		{"expired", true, pemUpload(pushCert(t, pushTopic, t0.Add(-time.Hour))), portico.EINVALID, "expired"},
+		{"PKCS#12 with a key apart", true, func() service.PushCertificateUpload {
+			u := p12Upload(t, valid, "s3cret pass")
+			u.Key = valid.KeyPEM
+			return u
+		}(), portico.EINVALID, "a .p12 file holds its own key"},
 		{"not PKCS#12 nor PEM", true, service.PushCertificateUpload{File: []byte("hello")}, portico.EINVALID, "PKCS#12"},
 	}
 	for _, tt := range tests {
