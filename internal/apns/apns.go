@@ -120,11 +120,6 @@ func (c *Client) Push(ctx context.Context, token []byte, pushMagic string) error
 	if json.Unmarshal(answer, &reply) == nil {
 		e.Reason = reply.Reason
 	}
-	if s := res.Header.Get("Retry-After"); s != "" {
-		if n, err := strconv.Atoi(s); err == nil && n > 0 {
-			e.RetryAfter = time.Duration(n) * time.Second
-		}
-	}
 	return e
 }
 
@@ -156,8 +151,6 @@ type Error struct {
 	Status int
 	// Reason is Apple's word for it, such as BadDeviceToken.
 	Reason string
-	// RetryAfter is how long Apple asked to wait, if it did.
-	RetryAfter time.Duration
 }
 
 // Kind classifies the refusal.

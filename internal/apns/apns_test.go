@@ -1,9 +1,12 @@
 package apns_test
 
 import (
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +109,54 @@ func TestPushWithoutCertificate(t *testing.T) {
 	}
 	if n := len(srv.Pushes()); n != 0 {
 		t.Errorf("%d pushes were recorded", n)
+	}
+}
+
+// TestStandInIsStrict shows that the stand-in refuses what Apple refuses,
+// so that a client it accepts sends what Apple accepts.
+func TestStandInIsStrict(t *testing.T) {
+	srv := apnstest.New(t)
+	cert := apnstest.NewCertificate(t, topic, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+	transport := &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert.TLS()}, RootCAs: srv.RootCAs}, ForceAttemptHTTP2: true}
+	defer transport.CloseIdleConnections()
+	good := http.Header{"Apns-Push-Type": {"mdm"}, "Apns-Topic": {topic}}
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		header http.Header
+		body   string
+		reason string
+	}{
+		{"GET", http.MethodGet, "/3/device/abcd", good, `{"mdm":"m"}`, "MethodNotAllowed"},
+		{"no token", http.MethodPost, "/3/device/", good, `{"mdm":"m"}`, "BadDeviceToken"},
+		{"token not in hex", http.MethodPost, "/3/device/xyz", good, `{"mdm":"m"}`, "BadDeviceToken"},
+		{"alert push", http.MethodPost, "/3/device/abcd", http.Header{"Apns-Push-Type": {"alert"}, "Apns-Topic": {topic}}, `{"mdm":"m"}`, "InvalidPushType"},
+		{"no topic", http.MethodPost, "/3/device/abcd", http.Header{"Apns-Push-Type": {"mdm"}}, `{"mdm":"m"}`, "MissingTopic"},
+		{"aps in the body", http.MethodPost, "/3/device/abcd", good, `{"mdm":"m","aps":{}}`, "BadPayload"},
+		{"spaces in the body", http.MethodPost, "/3/device/abcd", good, `{ "mdm": "m" }`, "BadPayload"},
+		{"no push magic", http.MethodPost, "/3/device/abcd", good, `{}`, "PayloadEmpty"},
+		{"bad expiration", http.MethodPost, "/3/device/abcd", http.Header{"Apns-Push-Type": {"mdm"}, "Apns-Topic": {topic}, "Apns-Expiration": {"tomorrow"}}, `{"mdm":"m"}`, "BadExpirationDate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), tt.method, srv.URL+tt.path, strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header = tt.header
+			res, err := transport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			answer, _ := io.ReadAll(res.Body)
+			if res.StatusCode == http.StatusOK || !strings.Contains(string(answer), tt.reason) {
+				t.Errorf("%d %s, want a refusal for %s", res.StatusCode, answer, tt.reason)
+			}
+		})
+	}
+	if n := len(srv.Pushes()); n != 0 {
+		t.Errorf("%d refused pushes were recorded", n)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -46,9 +47,9 @@ type Server struct {
 // uidOID is the subject attribute that names a push certificate's topic.
 var uidOID = asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}
 
-// New starts a server that accepts any client certificate (Apple's are
-// issued by Apple; here a test makes its own) and stops it when the test
-// ends.
+// New starts a server that demands a client certificate, of any issuer
+// (Apple's are issued by Apple; here a test makes its own), and stops it
+// when the test ends.
 func New(t testing.TB) *Server {
 	s := &Server{rejected: map[string]refusal{}}
 	ts := httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
@@ -121,9 +122,6 @@ func (s *Server) OnPush(fn func(Push)) {
 
 func refuse(w http.ResponseWriter, status int, reason string) {
 	w.Header().Set("Content-Type", "application/json")
-	if status == http.StatusTooManyRequests || status >= 500 {
-		w.Header().Set("Retry-After", "1")
-	}
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"reason":%q}`, reason)
 }
@@ -131,10 +129,6 @@ func refuse(w http.ResponseWriter, status int, reason string) {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.ProtoMajor != 2 {
 		refuse(w, http.StatusBadRequest, "BadRequest: HTTP/2 only")
-		return
-	}
-	if len(r.TLS.PeerCertificates) == 0 {
-		refuse(w, http.StatusForbidden, "MissingProviderToken")
 		return
 	}
 	token, ok := strings.CutPrefix(r.URL.Path, "/3/device/")
@@ -163,6 +157,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case r.Header.Get("apns-priority") != "" && r.Header.Get("apns-priority") != "10" && r.Header.Get("apns-priority") != "5":
 		refuse(w, http.StatusBadRequest, "BadPriority")
+		return
+	case !validExpiration(r.Header.Get("apns-expiration")):
+		refuse(w, http.StatusBadRequest, "BadExpirationDate")
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 4097))
@@ -213,6 +210,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if hook != nil {
 		hook(p)
 	}
+}
+
+// validExpiration is an absent expiration or a UNIX time.
+func validExpiration(s string) bool {
+	if s == "" {
+		return true
+	}
+	_, err := strconv.ParseInt(s, 10, 64)
+	return err == nil
 }
 
 func certificateTopic(subject pkix.Name) string {
