@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/apns/apnstest"
 	"github.com/portico-mdm/portico/internal/server/servertest"
 	"software.sslmate.com/src/go-pkcs12"
@@ -115,5 +116,30 @@ func TestPushCertificateBanner(t *testing.T) {
 	e.Clock.Advance(11 * 24 * time.Hour)
 	if res := e.Get(root, "/admin/devices"); !strings.Contains(res.Body, "The MDM push certificate expired on") {
 		t.Errorf("no warning on an admin page after expiry:\n%s", res.Body)
+	}
+}
+
+func TestOutboxSaysPushesWaitForACertificate(t *testing.T) {
+	e := servertest.New(t)
+	e.AddUser("root", true)
+	root := e.SignIn("root")
+	const note = "No push certificate is uploaded: pushes to Apple devices stay here"
+	if res := e.Get(root, "/admin/outbox"); strings.Contains(res.Body, note) {
+		t.Error("the outbox speaks of pushes when there are none")
+	}
+	m := portico.Push{DeviceID: 1, Token: []byte{1, 2}, PushMagic: "magic", Topic: pushTopic}.Message(e.Clock.Now())
+	if _, err := e.Store.EnqueuePush(e.Op, m); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.Get(root, "/admin/outbox"); !strings.Contains(res.Body, note) || !strings.Contains(res.Body, "Apple push") {
+		t.Errorf("the outbox does not say why the push waits:\n%s", res.Body)
+	}
+	now := e.Clock.Now()
+	cert := apnstest.NewCertificate(t, pushTopic, now.Add(-time.Hour), now.Add(365*24*time.Hour))
+	if res := e.PostMultipart(root, "/admin/apple/push", nil, pemFile(pemPair(cert))); res.Status != http.StatusSeeOther {
+		t.Fatalf("upload: %d", res.Status)
+	}
+	if res := e.Get(root, "/admin/outbox"); strings.Contains(res.Body, note) {
+		t.Error("the outbox still says pushes wait for a certificate")
 	}
 }
