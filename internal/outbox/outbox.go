@@ -1,11 +1,12 @@
 // Package outbox delivers the messages of the outbox (SPEC OPS-2): mail
 // over SMTP, SMS over an HTTP gateway, and the pushes that wake Apple
 // devices (SPEC APPLE-1) through the service, which holds the push
-// certificate. A message is written with the
-// action that causes it; the workers here claim it, try it, and record the
-// outcome, retrying with a growing back-off until they give up. A channel
-// with no gateway in the settings is left alone: its messages stay pending
-// at /admin/outbox, where admins can read them.
+// certificate. A message is written with the action that causes it; the
+// workers here claim it, try it, and record the outcome, retrying with a
+// growing back-off until they give up, or at once when no try can succeed
+// (a device token Apple no longer knows). A channel with no gateway in the
+// settings, or pushes without a push certificate, are left alone: their
+// messages stay pending at /admin/outbox, where admins can read them.
 package outbox
 
 import (
