@@ -17,8 +17,11 @@ const (
 
 // Label is how pages name the channel.
 func (c Channel) Label() string {
-	if c == ChannelSMS {
+	switch c {
+	case ChannelSMS:
 		return "SMS"
+	case ChannelAPNs:
+		return "Apple push"
 	}
 	return "Mail"
 }
@@ -54,12 +57,14 @@ const DeliveredText = "(delivered; the text is not kept)"
 // transaction as the action that causes it, so an acknowledged action never
 // loses its message, and delivered by the outbox's workers.
 type Message struct {
-	ID      int64         `json:"id"`
-	Channel Channel       `json:"channel"`
-	To      string        `json:"to"`
-	Subject string        `json:"subject,omitempty"` // mail only
-	Text    string        `json:"text"`
-	Status  MessageStatus `json:"status"`
+	ID      int64   `json:"id"`
+	Channel Channel `json:"channel"`
+	To      string  `json:"to"`
+	Subject string  `json:"subject,omitempty"` // mail only
+	Text    string  `json:"text"`
+	// DeviceID is the device a push wakes (apns only).
+	DeviceID int64         `json:"device_id,omitempty"`
+	Status   MessageStatus `json:"status"`
 	// Attempts counts delivery tries so far.
 	Attempts      int       `json:"attempts"`
 	LastError     string    `json:"last_error,omitempty"`
@@ -73,6 +78,9 @@ type Message struct {
 // A line break in the address or the subject would start a header of its
 // own in a mail, so neither may have one.
 func (m *Message) Validate() error {
+	if m.DeviceID != 0 && m.Channel != ChannelAPNs {
+		return Errorf(EINVALID, "Only a push names a device.")
+	}
 	switch m.Channel {
 	case ChannelMail:
 		if !validEmail(m.To) {
@@ -82,8 +90,10 @@ func (m *Message) Validate() error {
 		if !phonePattern.MatchString(m.To) {
 			return Errorf(EINVALID, "%q is not a phone number.", m.To)
 		}
+	case ChannelAPNs:
+		return m.validatePush()
 	default:
-		return Errorf(EINVALID, "%q is not a message channel; it is mail or sms.", m.Channel)
+		return Errorf(EINVALID, "%q is not a message channel; it is mail, sms or apns.", m.Channel)
 	}
 	switch {
 	case strings.ContainsAny(m.Subject, "\r\n"):

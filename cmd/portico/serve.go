@@ -144,7 +144,7 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 	}
 
 	runCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
-	workers := runWorkers(runCtx, svc, outbox.New(outbox.Config{Store: db, Log: log}), log)
+	workers := runWorkers(runCtx, svc, outbox.New(outbox.Config{Store: db, Log: log, Pusher: svc}), log)
 	errc := make(chan error, 2)
 	go func() { errc <- httpServer.Serve(ln) }()
 	if f.metricsAddr != "" {

@@ -1,10 +1,11 @@
 // Package certfile reads and writes the PKCS#12 files (.p12, .pfx) that users
 // upload as S/MIME signing and encryption identities.
 //
-// The service uses three functions: Parse checks an upload (a private key is
+// The service uses these functions: Parse checks an upload (a private key is
 // required, the certificate must be valid now); Encode writes what is stored
 // and pushed to devices, with or without the key; Decode reads back what
-// Encode wrote, with Identity.Key nil when the key was cleared.
+// Encode wrote, with Identity.Key nil when the key was cleared. ParsePEM
+// reads the PEM text the MDM push certificate often comes as.
 package certfile
 
 import (
@@ -12,6 +13,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
@@ -67,6 +69,11 @@ func Parse(data []byte, password string, now time.Time) (*Identity, error) {
 	if err != nil {
 		return nil, err
 	}
+	return valid(id, now)
+}
+
+// valid refuses an identity whose certificate is not valid at now.
+func valid(id *Identity, now time.Time) (*Identity, error) {
 	// Dates are shown in UTC, as the portal's list does.
 	if now.After(id.Certificate.NotAfter) {
 		return nil, portico.Errorf(portico.EINVALID, msgExpired, id.Certificate.NotAfter.UTC().Format(time.DateOnly))
@@ -75,6 +82,62 @@ func Parse(data []byte, password string, now time.Time) (*Identity, error) {
 		return nil, portico.Errorf(portico.EINVALID, msgNotYetValid, id.Certificate.NotBefore.UTC().Format(time.DateOnly))
 	}
 	return id, nil
+}
+
+// ParsePEM reads certificates and one unencrypted private key from PEM
+// text, as OpenSSL writes them; the key's certificate becomes the
+// identity's, the others its chain, as with Parse.
+func ParsePEM(data []byte, now time.Time) (*Identity, error) {
+	if len(data) > MaxSize {
+		return nil, portico.Errorf(portico.EINVALID, "The PEM text is larger than %d KiB; a certificate with its key is a few KiB.", MaxSize>>10)
+	}
+	var certs []*x509.Certificate
+	var key crypto.PrivateKey
+	for rest := data; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		var err error
+		switch block.Type {
+		case "CERTIFICATE":
+			var c *x509.Certificate
+			if c, err = x509.ParseCertificate(block.Bytes); err == nil {
+				certs = append(certs, c)
+			}
+		case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY":
+			if key != nil {
+				return nil, portico.Errorf(portico.EINVALID, "The PEM text holds more than one private key.")
+			}
+			key, err = parseKey(block)
+		case "ENCRYPTED PRIVATE KEY":
+			return nil, portico.Errorf(portico.EINVALID, "The private key is encrypted; upload a PKCS#12 file (.p12) with its password instead, or the key unencrypted.")
+		}
+		if err != nil {
+			return nil, portico.Errorf(portico.EINVALID, "The PEM text holds a %s that cannot be read.", strings.ToLower(block.Type))
+		}
+	}
+	switch {
+	case len(certs) == 0:
+		return nil, portico.Errorf(portico.EINVALID, "The file holds no certificate in PEM form (-----BEGIN CERTIFICATE-----).")
+	case key == nil:
+		return nil, portico.Errorf(portico.EINVALID, msgNoKey)
+	}
+	id, err := pair(key, certs)
+	if err != nil {
+		return nil, err
+	}
+	return valid(id, now)
+}
+
+func parseKey(b *pem.Block) (crypto.PrivateKey, error) {
+	switch b.Type {
+	case "RSA PRIVATE KEY":
+		return x509.ParsePKCS1PrivateKey(b.Bytes)
+	case "EC PRIVATE KEY":
+		return x509.ParseECPrivateKey(b.Bytes)
+	}
+	return x509.ParsePKCS8PrivateKey(b.Bytes)
 }
 
 // pair finds the certificate the key belongs to. Most tools write the leaf

@@ -1,9 +1,12 @@
 // Package outbox delivers the messages of the outbox (SPEC OPS-2): mail
-// over SMTP and SMS over an HTTP gateway. A message is written with the
-// action that causes it; the workers here claim it, try it, and record the
-// outcome, retrying with a growing back-off until they give up. A channel
-// with no gateway in the settings is left alone: its messages stay pending
-// at /admin/outbox, where admins can read them.
+// over SMTP, SMS over an HTTP gateway, and the pushes that wake Apple
+// devices (SPEC APPLE-1) through the service, which holds the push
+// certificate. A message is written with the action that causes it; the
+// workers here claim it, try it, and record the outcome, retrying with a
+// growing back-off until they give up, or at once when no try can succeed
+// (a device token Apple no longer knows). A channel with no gateway in the
+// settings, or pushes without a push certificate, are left alone: their
+// messages stay pending at /admin/outbox, where admins can read them.
 package outbox
 
 import (
@@ -13,6 +16,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,8 +41,25 @@ const (
 	maxErrorLength = 1000
 )
 
-// Channels are the channels the outbox delivers.
+// Channels are the channels whose gateways are in the settings.
 var Channels = []portico.Channel{portico.ChannelMail, portico.ChannelSMS}
+
+// Pusher sends the pushes of the apns channel: the service, which holds
+// the push certificate.
+type Pusher interface {
+	// PushReady reports whether a push certificate was uploaded; without
+	// one, pushes wait.
+	PushReady(ctx context.Context) (bool, error)
+	// SendPush sends the push m holds.
+	SendPush(ctx context.Context, m *portico.Message) error
+	// PushTokenInvalid is told when Apple refused a device's token for
+	// good, after its push was marked failed.
+	PushTokenInvalid(ctx context.Context, deviceID int64, reason string) error
+}
+
+// permanent is an error that no later try can overcome, such as a device
+// token Apple no longer knows: its message fails at once.
+type permanent interface{ Permanent() bool }
 
 // Store is what the workers need of the store.
 type Store interface {
@@ -54,6 +75,8 @@ type Config struct {
 	// RootCAs verifies the certificates of the mail server and the SMS
 	// gateway; nil trusts the system's.
 	RootCAs *x509.CertPool
+	// Pusher sends pushes; nil leaves them pending.
+	Pusher Pusher
 }
 
 // Worker delivers the outbox's messages.
@@ -63,6 +86,9 @@ type Worker struct {
 	log     *slog.Logger
 	rootCAs *x509.CertPool
 	http    *http.Client
+	pusher  Pusher
+	// channels are the channels this worker delivers.
+	channels []portico.Channel
 }
 
 // New returns a Worker; call Run to start it.
@@ -75,10 +101,14 @@ func New(cfg Config) *Worker {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
-	return &Worker{
+	w := &Worker{
 		store: cfg.Store, clock: cfg.Clock, log: cfg.Log, rootCAs: cfg.RootCAs,
-		http: &http.Client{Transport: transport},
+		http: &http.Client{Transport: transport}, pusher: cfg.Pusher, channels: Channels,
 	}
+	if cfg.Pusher != nil {
+		w.channels = append(slices.Clone(Channels), portico.ChannelAPNs)
+	}
+	return w
 }
 
 // Backoff is how long a message waits after its nth failed try: 30 s,
@@ -92,10 +122,10 @@ func Backoff(attempt int) time.Duration {
 }
 
 // Run delivers until ctx ends, one loop per channel, so that a mail server
-// that does not answer holds up no SMS.
+// that does not answer holds up no SMS or push.
 func (w *Worker) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for _, ch := range Channels {
+	for _, ch := range w.channels {
 		wg.Go(func() {
 			t := time.NewTicker(pollEvery)
 			defer t.Stop()
@@ -117,7 +147,7 @@ func (w *Worker) Run(ctx context.Context) {
 // RunOnce delivers every message that is due now, channel by channel.
 func (w *Worker) RunOnce(ctx context.Context) error {
 	var errs []error
-	for _, ch := range Channels {
+	for _, ch := range w.channels {
 		errs = append(errs, w.drain(ctx, ch))
 	}
 	return errors.Join(errs...)
@@ -126,17 +156,23 @@ func (w *Worker) RunOnce(ctx context.Context) error {
 // sender delivers one message with the settings it was made from.
 type sender func(context.Context, *portico.Message) error
 
-func (w *Worker) sender(v portico.SettingValues, ch portico.Channel) sender {
+func (w *Worker) sender(ctx context.Context, v portico.SettingValues, ch portico.Channel) (sender, error) {
+	if ch == portico.ChannelAPNs {
+		if ready, err := w.pusher.PushReady(ctx); !ready || err != nil {
+			return nil, err
+		}
+		return w.pusher.SendPush, nil
+	}
 	if !v.HasGateway(ch) {
-		return nil
+		return nil, nil
 	}
 	switch ch {
 	case portico.ChannelMail:
-		return func(ctx context.Context, m *portico.Message) error { return sendMail(ctx, v, w.rootCAs, m) }
+		return func(ctx context.Context, m *portico.Message) error { return sendMail(ctx, v, w.rootCAs, m) }, nil
 	case portico.ChannelSMS:
-		return func(ctx context.Context, m *portico.Message) error { return sendSMS(ctx, w.http, v, m) }
+		return func(ctx context.Context, m *portico.Message) error { return sendSMS(ctx, w.http, v, m) }, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // drain tries the channel's due messages one at a time, so that a claim's
@@ -148,9 +184,9 @@ func (w *Worker) drain(ctx context.Context, ch portico.Channel) error {
 		if err != nil {
 			return err
 		}
-		send := w.sender(v, ch)
-		if send == nil {
-			return nil
+		send, err := w.sender(ctx, v, ch)
+		if send == nil || err != nil {
+			return err
 		}
 		msgs, err := w.store.ClaimMessages(ctx, []portico.Channel{ch}, w.clock.Now(), lease, 1)
 		if err != nil || len(msgs) == 0 {
@@ -172,7 +208,13 @@ func (w *Worker) try(ctx context.Context, m *portico.Message, send sender) {
 	now := w.clock.Now()
 	log := w.log.With("message", m.ID, "channel", m.Channel, "attempt", m.Attempts)
 	var recordErr error
+	var p permanent
 	switch {
+	case errors.As(err, &p) && p.Permanent():
+		log.WarnContext(ctx, "outbox: refused for good", "err", loggable(err))
+		if recordErr = w.store.FailMessage(ctx, m, errorText(err)); recordErr == nil && m.Channel == portico.ChannelAPNs {
+			recordErr = w.pusher.PushTokenInvalid(ctx, m.DeviceID, errorText(err))
+		}
 	case err == nil:
 		// Marked sent at once, and never tried again. Should the process
 		// die between the send and this write, the lease runs out and the
@@ -228,7 +270,13 @@ func errorText(err error) string {
 // the queue uses, with the settings v: the admin portal's test message,
 // which must say whether the gateway works and, if not, what it answered.
 func (w *Worker) SendNow(ctx context.Context, v portico.SettingValues, m *portico.Message) error {
-	send := w.sender(v, m.Channel)
+	if m.Channel == portico.ChannelAPNs {
+		return portico.Errorf(portico.EINVALID, "Pushes cannot be sent as a test message.")
+	}
+	send, err := w.sender(ctx, v, m.Channel)
+	if err != nil {
+		return err
+	}
 	if send == nil {
 		if m.Channel == portico.ChannelSMS {
 			return portico.Errorf(portico.ECONFLICT, "No SMS gateway is set up: enter its URL and save the settings first.")

@@ -6,6 +6,7 @@ package service
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/apns"
 	"github.com/portico-mdm/portico/internal/outbox"
 	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/store"
@@ -35,6 +37,10 @@ type Config struct {
 	Wake wake.Hub
 	// Sealer seals users' certificates at rest; nil refuses them.
 	Sealer Sealer
+	// APNsURL is Apple's push service, apns.Production unless a test
+	// names its stand-in; APNsRootCAs verifies it (nil: the system's).
+	APNsURL     string
+	APNsRootCAs *x509.CertPool
 }
 
 // Service is Portico's business logic.
@@ -46,6 +52,7 @@ type Service struct {
 	baseURL   string
 	wake      wake.Hub
 	sealer    Sealer
+	push      pushClients
 	parsing   chan struct{}
 	seen      *checkinBatch
 	// dummyHash keeps a failed look-up as slow as a wrong password, so the
@@ -77,6 +84,7 @@ func New(cfg Config) *Service {
 		wake:      cfg.Wake,
 		sealer:    cfg.Sealer,
 		outbox:    outbox.New(outbox.Config{Store: cfg.Store, Clock: cfg.Clock, Log: cfg.Log}),
+		push:      pushClients{baseURL: cfg.APNsURL, rootCAs: cfg.APNsRootCAs},
 		parsing:   make(chan struct{}, 1),
 		seen:      &checkinBatch{every: cfg.CheckinFlush, pending: map[int64]time.Time{}},
 		dummyHash: cfg.Passwords.HashPassword("portico-dummy-password"),
@@ -143,6 +151,15 @@ func requireAdmin(ctx context.Context) error {
 // maxAuditTarget bounds what a refused caller can make the audit log keep
 // of what it typed (a user name, say).
 const maxAuditTarget = 100
+
+// pushClients holds the client of the current push certificate.
+type pushClients struct {
+	baseURL     string
+	rootCAs     *x509.CertPool
+	mu          sync.Mutex
+	client      *apns.Client
+	fingerprint string
+}
 
 // checkinBatch collects last check-in times so that a check-in costs a
 // read, not a write; the times are rebuilt by the next check-in if lost.

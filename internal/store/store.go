@@ -29,6 +29,7 @@ type Store interface {
 	LoginFailures
 	Outbox
 	APIKeys
+	PushCertificates
 
 	// InTx runs fn with a Store whose writes all commit when fn returns nil
 	// and none do when it returns an error: an action and its audit entry are
@@ -315,6 +316,13 @@ type Outbox interface {
 	// EnqueueMessage checks m, stores it pending and due at once (at its
 	// CreatedAt), and sets its ID and Status.
 	EnqueueMessage(ctx context.Context, m *portico.Message) error
+	// EnqueuePush queues m, a push to m.DeviceID, unless a push to that
+	// device waits untried: pushes coalesce, and the waiting one wakes the
+	// device after the caller's transaction commits. It reports whether it
+	// queued m, and sets m.ID to the push that will go either way. The push
+	// it finds stays locked until the caller's transaction ends, so that no
+	// worker sends it before what the caller writes is committed.
+	EnqueuePush(ctx context.Context, m *portico.Message) (bool, error)
 	// ClaimMessages takes up to limit pending messages of the channels that
 	// are due at now, oldest due first, and counts a try of each: they are
 	// due again at now+lease, so a worker that dies lets another try them.
@@ -352,4 +360,18 @@ type APIKeys interface {
 	RevokeAPIKey(ctx context.Context, id int64, at time.Time) error
 	// TouchAPIKey records that the key was used at the time.
 	TouchAPIKey(ctx context.Context, id int64, at time.Time) error
+}
+
+// PushCertificates holds the MDM push certificate (SPEC APPLE-1): at most
+// one, shared by every instance.
+type PushCertificates interface {
+	// PutPushCertificate stores c and its private key, sealed, replacing
+	// the certificate there was.
+	PutPushCertificate(ctx context.Context, c *portico.PushCertificate, sealedKey []byte) error
+	// PushCertificate returns the certificate and its sealed private key;
+	// ENOTFOUND when none was uploaded.
+	PushCertificate(ctx context.Context) (*portico.PushCertificate, []byte, error)
+	// DeletePushCertificate removes the certificate; ENOTFOUND when there
+	// is none.
+	DeletePushCertificate(ctx context.Context) error
 }

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"cmp"
 	"context"
+	"database/sql"
+	"errors"
 	"slices"
 	"time"
 
@@ -16,11 +18,11 @@ const (
 	maxMessageLimit     = 1000
 )
 
-const messageColumns = "id, channel, recipient, subject, body, status, attempts, last_error, next_attempt_at, created_at, sent_at"
+const messageColumns = "id, channel, recipient, subject, body, coalesce(device_id, 0), status, attempts, last_error, next_attempt_at, created_at, sent_at"
 
 func scanMessage(s scanner) (*portico.Message, error) {
 	m := &portico.Message{}
-	err := s.Scan(&m.ID, &m.Channel, &m.To, &m.Subject, &m.Text, &m.Status, &m.Attempts, &m.LastError,
+	err := s.Scan(&m.ID, &m.Channel, &m.To, &m.Subject, &m.Text, &m.DeviceID, &m.Status, &m.Attempts, &m.LastError,
 		scanTime(&m.NextAttemptAt), scanTime(&m.CreatedAt), scanTime(&m.SentAt))
 	return m, err
 }
@@ -32,14 +34,47 @@ func (c *conn) EnqueueMessage(ctx context.Context, m *portico.Message) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
-	err := c.writeRow(ctx, `INSERT INTO outbox (channel, recipient, subject, body, status, next_attempt_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		string(m.Channel), m.To, m.Subject, m.Text, string(portico.MessagePending), at(m.CreatedAt), at(m.CreatedAt)).Scan(&m.ID)
+	var device any
+	if m.DeviceID != 0 {
+		device = m.DeviceID
+	}
+	err := c.writeRow(ctx, `INSERT INTO outbox (channel, recipient, subject, body, device_id, status, next_attempt_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		string(m.Channel), m.To, m.Subject, m.Text, device, string(portico.MessagePending), at(m.CreatedAt), at(m.CreatedAt)).Scan(&m.ID)
 	if err != nil {
 		return err
 	}
 	m.Status, m.Attempts, m.LastError, m.NextAttemptAt, m.SentAt = portico.MessagePending, 0, "", m.CreatedAt, time.Time{}
 	return nil
+}
+
+// EnqueuePush looks for an untried push in the caller's transaction and
+// locks it there: a claimer passes over it (SKIP LOCKED) until the caller
+// commits, and a push already being claimed is waited for and then no
+// longer untried, so a fresh one is queued.
+func (c *conn) EnqueuePush(ctx context.Context, m *portico.Message) (bool, error) {
+	if m.Channel != portico.ChannelAPNs {
+		return false, portico.Errorf(portico.EINVALID, "Message to %q is no push.", m.To)
+	}
+	if err := m.Validate(); err != nil {
+		return false, err
+	}
+	var queued bool
+	err := c.tx(ctx, func(t *conn) error {
+		var id int64
+		err := t.writeRow(ctx, `SELECT id FROM outbox WHERE device_id = ? AND channel = ? AND status = ? AND attempts = 0
+			ORDER BY id LIMIT 1`+t.d.forUpdate, m.DeviceID, string(portico.ChannelAPNs), string(portico.MessagePending)).Scan(&id)
+		if err == nil {
+			m.ID = id
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		queued = true
+		return t.EnqueueMessage(ctx, m)
+	})
+	return queued, err
 }
 
 // ClaimMessages picks and leases in one statement, so that two claimers

@@ -48,6 +48,9 @@ type dialect struct {
 	// instances sharing the database claim different rows without waiting.
 	// SQLite has one writer, whose transactions run one at a time.
 	skipLocked string
+	// forUpdate ends a SELECT of rows to hold until the transaction ends,
+	// so that claimers pass over them; SQLite's writer holds everything.
+	forUpdate string
 }
 
 var (
@@ -68,6 +71,7 @@ var (
 		timeType:     "TIMESTAMPTZ",
 		newDeviceIDs: `SELECT nextval(pg_get_serial_sequence('devices', 'id')) FROM generate_series(1, ?)`,
 		skipLocked:   " FOR UPDATE SKIP LOCKED",
+		forUpdate:    " FOR UPDATE",
 	}
 )
 

@@ -73,6 +73,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ClaimMessagesOnce", testClaimMessagesOnce},
 		{"ListMessages", testListMessages},
 		{"DeleteFinishedMessages", testDeleteFinishedMessages},
+		{"EnqueuePush", testEnqueuePush},
+		{"EnqueuePushHeld", testEnqueuePushHeld},
+		{"PushCertificate", testPushCertificate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

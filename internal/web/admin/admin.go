@@ -42,11 +42,13 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	mux.Handle("POST /admin/api-keys", web.Admin, r.HTML(h.createAPIKey))
 	mux.Handle("GET /admin/api-keys/{id}/revoke", web.Admin, r.HTML(h.confirmRevoke))
 	mux.Handle("POST /admin/api-keys/{id}/revoke", web.Admin, r.HTML(h.revokeAPIKey))
+	registerPush(mux, h)
 }
 
 func (h *handler) layout(r *http.Request, title string) ui.Layout {
 	l := h.ui.Layout(r, title, "admin")
 	l.Flash = h.sessions.PopFlash(r.Context())
+	l.Warning = h.pushWarning(r)
 	return l
 }
 

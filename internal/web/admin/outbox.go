@@ -23,6 +23,8 @@ type outboxPage struct {
 	Statuses []portico.MessageStatus
 	// NoGateway are the channels whose messages wait here for an admin.
 	NoGateway []portico.Channel
+	// PushesWait is set when pushes wait for a push certificate.
+	PushesWait bool
 }
 
 func (h *handler) outbox(w http.ResponseWriter, r *http.Request) error {
@@ -43,6 +45,15 @@ func (h *handler) outbox(w http.ResponseWriter, r *http.Request) error {
 		if !settings.HasGateway(ch) {
 			p.NoGateway = append(p.NoGateway, ch)
 		}
+	}
+	if slices.ContainsFunc(msgs, func(m *portico.Message) bool {
+		return m.Channel == portico.ChannelAPNs && m.Status == portico.MessagePending
+	}) {
+		ready, err := h.svc.PushReady(r.Context())
+		if err != nil {
+			return err
+		}
+		p.PushesWait = !ready
 	}
 	return h.ui.Render(w, http.StatusOK, "admin_outbox", p)
 }

@@ -79,6 +79,8 @@ type Layout struct {
 	Menu     []MenuItem
 	Helpdesk portico.Helpdesk
 	Flash    string
+	// Warning is a banner about something only an admin can fix.
+	Warning string
 }
 
 // Layout returns the layout for a page of the signed-in user (if any).

@@ -1,0 +1,28 @@
+-- +goose Up
+-- Pushes that wake Apple devices go through the outbox (SPEC APPLE-1); a
+-- push names the device it wakes, so that a device has at most one push
+-- waiting untried.
+ALTER TABLE outbox ADD COLUMN device_id BIGINT;
+CREATE INDEX outbox_device ON outbox (device_id) WHERE status = 'pending' AND device_id IS NOT NULL;
+
+-- The MDM push certificate: at most one, shared by every instance. The
+-- certificate chain is public; its private key is sealed with the key kept
+-- outside the database.
+CREATE TABLE push_certificate (
+    id          SMALLINT PRIMARY KEY CHECK (id = 1),
+    topic       TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    issuer      TEXT NOT NULL,
+    serial      TEXT NOT NULL,
+    not_after   TIMESTAMPTZ NOT NULL,
+    fingerprint TEXT NOT NULL,
+    chain       BYTEA NOT NULL,
+    sealed_key  BYTEA NOT NULL,
+    uploaded_at TIMESTAMPTZ NOT NULL,
+    uploaded_by TEXT NOT NULL
+);
+
+-- +goose Down
+DROP TABLE push_certificate;
+DROP INDEX outbox_device;
+ALTER TABLE outbox DROP COLUMN device_id;
