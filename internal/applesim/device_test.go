@@ -1,0 +1,268 @@
+package applesim
+
+import (
+	"context"
+	"crypto/rsa"
+	"math/rand/v2"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"howett.net/plist"
+
+	"github.com/portico-mdm/portico"
+)
+
+var platforms = []portico.Platform{portico.PlatformIOS, portico.PlatformIPadOS, portico.PlatformMacOS}
+
+func newDevice(t *testing.T, p portico.Platform, cfg Config) *Device {
+	t.Helper()
+	m, err := NewModel(p, 0, rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Model = m
+	return New(cfg)
+}
+
+// enrolled is a device of the platform that installed the server's signed
+// enrollment profile.
+func enrolled(t *testing.T, p portico.Platform, cfg Config) (*mdmServer, *Device) {
+	t.Helper()
+	s := newMDMServer(t)
+	d := newDevice(t, p, cfg)
+	if err := d.Install(context.Background(), s.enrollmentProfile(t, profileOptions{}), nil); err != nil {
+		t.Fatal(err)
+	}
+	return s, d
+}
+
+// sameShape fails unless got has exactly the keys of the capture, less
+// those left out, each value of the type the capture has.
+func sameShape(t *testing.T, what string, got map[string]any, captureName string, leftOut ...string) {
+	t.Helper()
+	want := capture(t, captureName)
+	for _, k := range leftOut {
+		delete(want, k)
+	}
+	if !slices.Equal(keysOf(got), keysOf(want)) {
+		t.Errorf("%s has keys %v; %s has %v", what, keysOf(got), captureName, keysOf(want))
+		return
+	}
+	for k, v := range want {
+		if reflect.TypeOf(got[k]) != reflect.TypeOf(v) {
+			t.Errorf("%s: %s is a %T; in %s a %T", what, k, got[k], captureName, v)
+		}
+	}
+}
+
+func TestInstallEnrollsAndChecksIn(t *testing.T) {
+	captures := map[portico.Platform][2]string{
+		portico.PlatformIOS:    {"Authenticate.iPhone-iOS11.3.1.plist", "TokenUpdate.iPad-iOS9.3.5.with-UnlockToken.plist"},
+		portico.PlatformIPadOS: {"Authenticate.iPad-iOS11.3.1.plist", "TokenUpdate.iPad-iOS9.3.5.with-UnlockToken.plist"},
+		portico.PlatformMacOS:  {"Authenticate.iMac-macOS10.12.6.plist", "TokenUpdate.iMac-macOS10.12.6.plist"},
+	}
+	for _, p := range platforms {
+		t.Run(string(p), func(t *testing.T) {
+			s, d := enrolled(t, p, Config{})
+			if len(s.csrs) != 1 || s.scepMethods[0] != "POST" {
+				t.Fatalf("SCEP: %d requests by %v, want one POST", len(s.csrs), s.scepMethods)
+			}
+			csr := s.csrs[0]
+			if csr.Subject.String() != "CN=Test Device,O=Portico" {
+				t.Errorf("CSR subject %q, want the payload's O=Portico, CN=Test Device", csr.Subject)
+			}
+			if csr.PublicKey.(*rsa.PublicKey).N.BitLen() != 2048 {
+				t.Errorf("the key has %d bits, want the payload's Keysize 2048", csr.PublicKey.(*rsa.PublicKey).N.BitLen())
+			}
+			if !d.Identity().Equal(s.issued[0]) {
+				t.Error("the device's identity is not the certificate the CA issued")
+			}
+			if len(s.checkins) != 2 {
+				t.Fatalf("%d check-ins, want Authenticate and TokenUpdate", len(s.checkins))
+			}
+			auth, tok := s.checkins[0], s.checkins[1]
+			// Challenge is the legacy OTA enrollment's, which a profile
+			// with a SCEP payload does not carry.
+			sameShape(t, "Authenticate", auth, captures[p][0], "Challenge")
+			sameShape(t, "TokenUpdate", tok, captures[p][1])
+			m := d.Model()
+			if auth["MessageType"] != "Authenticate" || auth["UDID"] != m.UDID || auth["Topic"] != "com.apple.mgmt.External.portico-test" ||
+				auth["ProductName"] != m.ProductName || auth["SerialNumber"] != m.SerialNumber || auth["OSVersion"] != m.OSVersion {
+				t.Errorf("Authenticate = %v, not this device's", auth)
+			}
+			if tok["MessageType"] != "TokenUpdate" || tok["UDID"] != m.UDID || tok["PushMagic"] != d.PushMagic() {
+				t.Errorf("TokenUpdate = %v", tok)
+			}
+			if token := tok["Token"].([]byte); len(token) != 32 || !slices.Equal(token, d.PushToken()) {
+				t.Errorf("Token is %d bytes, want the device's 32", len(token))
+			}
+			if !regexp.MustCompile(`^[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$`).MatchString(d.PushMagic()) {
+				t.Errorf("PushMagic %q is not an upper-case UUID", d.PushMagic())
+			}
+			if p != portico.PlatformMacOS && !slices.Equal(tok["UnlockToken"].([]byte), d.UnlockToken()) {
+				t.Error("UnlockToken is not the device's")
+			}
+		})
+	}
+}
+
+func TestModelsAreRealisticAndUnique(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	seen := map[string]bool{}
+	for i := range 50 {
+		for _, p := range platforms {
+			m, err := NewModel(p, i, rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seen[m.UDID] || seen[m.SerialNumber] {
+				t.Fatalf("UDID %s or serial %s repeats", m.UDID, m.SerialNumber)
+			}
+			seen[m.UDID], seen[m.SerialNumber] = true, true
+			want := map[portico.Platform]struct{ product, os, udid string }{
+				portico.PlatformIOS:    {"iPhone15,2", `^17\.`, `^00008120-[0-9A-F]{16}$`},
+				portico.PlatformIPadOS: {"iPad13,1", `^17\.`, `^00008101-[0-9A-F]{16}$`},
+				portico.PlatformMacOS:  {"Mac14,2", `^14\.`, `^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$`},
+			}[p]
+			if m.ProductName != want.product || !regexp.MustCompile(want.os).MatchString(m.OSVersion) || !regexp.MustCompile(want.udid).MatchString(m.UDID) {
+				t.Errorf("%s: %+v", p, m)
+			}
+			if (m.SIM != nil) != (p == portico.PlatformIOS) {
+				t.Errorf("%s has SIM %v; only the iPhone has one", p, m.SIM)
+			}
+			if got, _ := portico.PlatformFromUserAgent(m.SafariUserAgent()); got != p {
+				t.Errorf("%s's Safari User-Agent %q reads as %s", p, m.SafariUserAgent(), got)
+			}
+		}
+	}
+	if _, err := NewModel(portico.PlatformAndroid, 0, rng); err == nil {
+		t.Error("an Android model was made")
+	}
+}
+
+func TestSCEP(t *testing.T) {
+	tests := []struct {
+		name      string
+		postCaps  bool
+		challenge string
+		want      string // in the error; empty for success
+		method    string
+	}{
+		{"POST when advertised", true, "", "", "POST"},
+		{"GET when POST is not advertised", false, "", "", "GET"},
+		{"wrong challenge", true, "not-the-secret", "FAILURE, failInfo badRequest (2)", "POST"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newMDMServer(t)
+			s.postCaps = tt.postCaps
+			profile := s.enrollmentProfile(t, profileOptions{})
+			if tt.challenge != "" {
+				s.challenge = tt.challenge
+			}
+			d := newDevice(t, portico.PlatformIOS, Config{})
+			err := d.Install(context.Background(), profile, nil)
+			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("Install: %v, want %q", err, tt.want)
+			}
+			if len(s.scepMethods) != 1 || s.scepMethods[0] != tt.method {
+				t.Errorf("PKIOperation came by %v, want %s", s.scepMethods, tt.method)
+			}
+			if tt.want != "" && len(s.checkins) != 0 {
+				t.Error("the device checked in without an identity")
+			}
+		})
+	}
+}
+
+func TestProfileRefusals(t *testing.T) {
+	s := newMDMServer(t)
+	tamper := func(b []byte) []byte {
+		i := strings.Index(string(b), "Portico enrollment")
+		out := slices.Clone(b)
+		out[i] = 'X'
+		return out
+	}
+	tests := []struct {
+		name    string
+		profile []byte
+		cfg     Config
+		want    string
+	}{
+		{"no MDM payload", s.enrollmentProfile(t, profileOptions{noMDM: true}), Config{}, "has no MDM payload"},
+		{"identity names no SCEP payload", s.enrollmentProfile(t, profileOptions{identityUUID: "00000000-0000-4000-8000-000000000000"}), Config{}, "IdentityCertificateUUID 00000000-0000-4000-8000-000000000000 names no SCEP payload"},
+		{"tampered signature", tamper(s.enrollmentProfile(t, profileOptions{})), Config{}, "signature does not verify"},
+		{"not a profile", []byte("<html>no</html>"), Config{}, "not a property list"},
+		{"http server refused", []byte(strings.ReplaceAll(string(s.enrollmentProfile(t, profileOptions{plain: true})), "https://", "http://")), Config{}, "is not https://"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newDevice(t, portico.PlatformIOS, tt.cfg)
+			err := d.Install(context.Background(), tt.profile, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Install: %v, want %q", err, tt.want)
+			}
+		})
+	}
+	if len(s.csrs) != 0 || len(s.checkins) != 0 {
+		t.Error("a refused profile reached the server")
+	}
+}
+
+func TestParseProfile(t *testing.T) {
+	s := newMDMServer(t)
+	for _, plain := range []bool{false, true} {
+		p, err := ParseProfile(s.enrollmentProfile(t, profileOptions{plain: plain}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Identifier != "test.portico.enroll" || p.MDM == nil || p.MDM.ServerURL != s.srv.URL+"/mdm/connect" ||
+			!p.MDM.SignMessage || !p.MDM.CheckOutWhenRemoved || p.MDM.AccessRights != 8191 {
+			t.Errorf("plain %v: %+v %+v", plain, p, p.MDM)
+		}
+		if len(p.SCEP) != 1 || p.SCEP[0].Challenge != s.challenge || p.SCEP[0].Keysize != 2048 || p.SCEP[0].KeyUsage != 5 {
+			t.Errorf("SCEP payload %+v", p.SCEP)
+		}
+		if len(p.Roots) != 1 || !p.Roots[0].Equal(s.srv.Certificate()) {
+			t.Error("the root payload's certificate was not read")
+		}
+		if len(p.WebClips) != 1 || p.WebClips[0].Label != "Portico" || !p.WebClips[0].IsRemovable {
+			t.Errorf("web clips %+v", p.WebClips)
+		}
+		if (len(p.Signers) == 1) == plain {
+			t.Errorf("plain %v: %d signers", plain, len(p.Signers))
+		}
+	}
+	bad := []struct {
+		name    string
+		top     map[string]any
+		code    int
+		message string
+	}{
+		{"no UUID", map[string]any{"PayloadType": "Configuration", "PayloadIdentifier": "x", "PayloadVersion": 1,
+			"PayloadContent": []any{webClip("u1", "L")}}, 2002, "has no PayloadUUID"},
+		{"web clip without label", map[string]any{"PayloadType": "Configuration", "PayloadIdentifier": "x", "PayloadUUID": "t", "PayloadVersion": 1,
+			"PayloadContent": []any{webClip("u1", "")}}, 2002, "web clip has no Label"},
+		{"duplicate UUID", map[string]any{"PayloadType": "Configuration", "PayloadIdentifier": "x", "PayloadUUID": "t", "PayloadVersion": 1,
+			"PayloadContent": []any{webClip("u1", "A"), webClip("u1", "B")}}, 1007, "used twice"},
+		{"no payloads", map[string]any{"PayloadType": "Configuration", "PayloadIdentifier": "x", "PayloadUUID": "t", "PayloadVersion": 1,
+			"PayloadContent": []any{}}, 1005, "no payloads"},
+	}
+	for _, tt := range bad {
+		b, _ := plist.Marshal(tt.top, plist.XMLFormat)
+		_, err := ParseProfile(b)
+		pe, ok := err.(*ProfileError)
+		if !ok || pe.Code != tt.code || !strings.Contains(pe.Message, tt.message) {
+			t.Errorf("%s: %v, want code %d %q", tt.name, err, tt.code, tt.message)
+		}
+	}
+}
+
+func webClip(uuid, label string) map[string]any {
+	return map[string]any{"PayloadType": "com.apple.webClip.managed", "PayloadIdentifier": "clip." + uuid, "PayloadUUID": uuid,
+		"PayloadVersion": 1, "URL": "https://example.com/", "Label": label}
+}
