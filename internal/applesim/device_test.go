@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rsa"
 	"math/rand/v2"
-	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -41,20 +40,29 @@ func enrolled(t *testing.T, p portico.Platform, cfg Config) (*mdmServer, *Device
 }
 
 // sameShape fails unless got has exactly the keys of the capture, less
-// those left out, each value of the type the capture has.
+// those left out, each value of the type the capture has, and so on in
+// nested dictionaries.
 func sameShape(t *testing.T, what string, got map[string]any, captureName string, leftOut ...string) {
 	t.Helper()
 	want := capture(t, captureName)
 	for _, k := range leftOut {
 		delete(want, k)
 	}
+	shapeOf(t, what, got, want, captureName)
+}
+
+func shapeOf(t *testing.T, what string, got, want map[string]any, captureName string) {
+	t.Helper()
 	if !slices.Equal(keysOf(got), keysOf(want)) {
 		t.Errorf("%s has keys %v; %s has %v", what, keysOf(got), captureName, keysOf(want))
 		return
 	}
 	for k, v := range want {
-		if reflect.TypeOf(got[k]) != reflect.TypeOf(v) {
-			t.Errorf("%s: %s is a %T; in %s a %T", what, k, got[k], captureName, v)
+		if typeName(got[k]) != typeName(v) {
+			t.Errorf("%s: %s is a %s; in %s a %s", what, k, typeName(got[k]), captureName, typeName(v))
+		}
+		if inner, ok := v.(map[string]any); ok {
+			shapeOf(t, what+"."+k, got[k].(map[string]any), inner, captureName)
 		}
 	}
 }
@@ -67,7 +75,11 @@ func TestInstallEnrollsAndChecksIn(t *testing.T) {
 	}
 	for _, p := range platforms {
 		t.Run(string(p), func(t *testing.T) {
-			s, d := enrolled(t, p, Config{})
+			s := newMDMServer(t)
+			d := newDevice(t, p, Config{})
+			if err := d.Install(context.Background(), s.enrollmentProfile(t, profileOptions{keysize: 2048}), nil); err != nil {
+				t.Fatal(err)
+			}
 			if len(s.csrs) != 1 || s.scepMethods[0] != "POST" {
 				t.Fatalf("SCEP: %d requests by %v, want one POST", len(s.csrs), s.scepMethods)
 			}
@@ -224,7 +236,7 @@ func TestParseProfile(t *testing.T) {
 			!p.MDM.SignMessage || !p.MDM.CheckOutWhenRemoved || p.MDM.AccessRights != 8191 {
 			t.Errorf("plain %v: %+v %+v", plain, p, p.MDM)
 		}
-		if len(p.SCEP) != 1 || p.SCEP[0].Challenge != s.challenge || p.SCEP[0].Keysize != 2048 || p.SCEP[0].KeyUsage != 5 {
+		if len(p.SCEP) != 1 || p.SCEP[0].Challenge != s.challenge || p.SCEP[0].Keysize != 1024 || p.SCEP[0].KeyUsage != 5 {
 			t.Errorf("SCEP payload %+v", p.SCEP)
 		}
 		if len(p.Roots) != 1 || !p.Roots[0].Equal(s.srv.Certificate()) {

@@ -56,17 +56,26 @@ type mdmServer struct {
 	queue [][]byte
 	// connectStatus, when set, answers every command request with it.
 	connectStatus int
+	// failResults is how many of the next results to refuse with 503.
+	failResults int
 	// problems are the protocol faults the server saw; a test fails on
 	// any.
 	problems []string
 }
 
-func newMDMServer(t *testing.T) *mdmServer {
-	t.Helper()
+// testKey is one RSA key for the tests' CAs and signers: making one per
+// test would take most of the run.
+var testKey = sync.OnceValue(func() *rsa.PrivateKey {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
+	return key
+})
+
+func newMDMServer(t *testing.T) *mdmServer {
+	t.Helper()
+	key := testKey()
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test SCEP CA"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
@@ -242,6 +251,11 @@ func (s *mdmServer) connect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if m["Status"] != "Idle" {
+		if s.failResults > 0 {
+			s.failResults--
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		s.results = append(s.results, m)
 	}
 	if len(s.queue) > 0 {
@@ -288,6 +302,9 @@ type profileOptions struct {
 	noMDM, signMessageOff, checkOutOff bool
 	identityUUID                       string
 	plain                              bool
+	// keysize is the SCEP payload's Keysize; 0 leaves it out, for the
+	// default 1024 bits.
+	keysize int
 }
 
 // enrollmentProfile builds an enrollment profile as a server would: the
@@ -300,6 +317,13 @@ func (s *mdmServer) enrollmentProfile(t *testing.T, opts profileOptions) []byte 
 	if opts.identityUUID != "" {
 		identity = opts.identityUUID
 	}
+	scepContent := map[string]any{
+		"URL": s.srv.URL + "/scep", "Challenge": s.challenge, "Key Type": "RSA", "Key Usage": 5,
+		"Subject": []any{[]any{[]any{"O", "Portico"}}, []any{[]any{"CN", "Test Device"}}},
+	}
+	if opts.keysize != 0 {
+		scepContent["Keysize"] = opts.keysize
+	}
 	payloads := []any{
 		map[string]any{
 			"PayloadType": "com.apple.security.root", "PayloadIdentifier": "test.portico.root",
@@ -309,10 +333,7 @@ func (s *mdmServer) enrollmentProfile(t *testing.T, opts profileOptions) []byte 
 		map[string]any{
 			"PayloadType": "com.apple.security.scep", "PayloadIdentifier": "test.portico.scep",
 			"PayloadUUID": scepUUID, "PayloadVersion": 1,
-			"PayloadContent": map[string]any{
-				"URL": s.srv.URL + "/scep", "Challenge": s.challenge, "Keysize": 2048, "Key Type": "RSA", "Key Usage": 5,
-				"Subject": []any{[]any{[]any{"O", "Portico"}}, []any{[]any{"CN", "Test Device"}}},
-			},
+			"PayloadContent": scepContent,
 		},
 		map[string]any{
 			"PayloadType": "com.apple.webClip.managed", "PayloadIdentifier": "test.portico.webclip",
@@ -350,10 +371,7 @@ func (s *mdmServer) enrollmentProfile(t *testing.T, opts profileOptions) []byte 
 // a server signs a profile.
 func signed(t *testing.T, content []byte) []byte {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testKey()
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "Portico profile signing"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
