@@ -160,18 +160,20 @@ func TestSCEP(t *testing.T) {
 	tests := []struct {
 		name      string
 		postCaps  bool
+		pending   bool
 		challenge string
 		want      string // in the error; empty for success
 		method    string
 	}{
-		{"POST when advertised", true, "", "", "POST"},
-		{"GET when POST is not advertised", false, "", "", "GET"},
-		{"wrong challenge", true, "not-the-secret", "FAILURE, failInfo badRequest (2)", "POST"},
+		{"POST when advertised", true, false, "", "", "POST"},
+		{"GET when POST is not advertised", false, false, "", "", "GET"},
+		{"wrong challenge", true, false, "not-the-secret", "FAILURE, failInfo badRequest (2)", "POST"},
+		{"pending", true, true, "", "PENDING", "POST"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newMDMServer(t)
-			s.postCaps = tt.postCaps
+			s.postCaps, s.pending = tt.postCaps, tt.pending
 			profile := s.enrollmentProfile(t, profileOptions{})
 			if tt.challenge != "" {
 				s.challenge = tt.challenge

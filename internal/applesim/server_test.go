@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -40,6 +41,8 @@ type mdmServer struct {
 	// postCaps advertises POSTPKIOperation; without it the device must
 	// send PKIOperation by GET.
 	postCaps bool
+	// pending holds every request for manual approval.
+	pending bool
 
 	mu sync.Mutex
 	// scepMethods are the methods PKIOperation came by.
@@ -144,6 +147,11 @@ func (s *mdmServer) scep(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var rep *scep.PKIMessage
+		if s.pending {
+			w.Header().Set("Content-Type", "application/x-pki-message")
+			w.Write(s.pendingRep(msg))
+			return
+		}
 		if msg.CSRReqMessage.ChallengePassword != s.challenge {
 			rep, err = msg.Fail(s.caCert, s.caKey, scep.BadRequest)
 		} else {
@@ -159,6 +167,32 @@ func (s *mdmServer) scep(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.Error(w, "unknown operation", http.StatusBadRequest)
 	}
+}
+
+// pendingRep is a CertRep with pkiStatus PENDING, which smallstep/scep
+// has no function for: the attributes RFC 8894 (3.2.1.4) requires, signed
+// by the CA.
+func (s *mdmServer) pendingRep(msg *scep.PKIMessage) []byte {
+	oid := func(n int) asn1.ObjectIdentifier { return asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, n} }
+	sd, err := pkcs7.NewSignedData(nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	err = sd.AddSigner(s.caCert, s.caKey, pkcs7.SignerInfoConfig{ExtraSignedAttributes: []pkcs7.Attribute{
+		{Type: oid(7), Value: msg.TransactionID},
+		{Type: oid(3), Value: scep.PENDING},
+		{Type: oid(2), Value: scep.CertRep},
+		{Type: oid(5), Value: msg.SenderNonce},
+		{Type: oid(6), Value: msg.SenderNonce},
+	}})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	der, err := sd.Finish()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return der
 }
 
 func (s *mdmServer) issue(csr *x509.CertificateRequest) *x509.Certificate {
