@@ -318,7 +318,7 @@ func (d *Device) installProfile(c args, _ result) (func(context.Context), error)
 		return nil, err
 	}
 	if p.Identifier == d.profile.Identifier {
-		return nil, &mdmError{"MCMDMErrorDomain", 12009, "A profile cannot replace the enrollment profile through InstallProfile here."}
+		return nil, &mdmError{"MCMDMErrorDomain", 12009, "This device does not replace its enrollment profile through InstallProfile."}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

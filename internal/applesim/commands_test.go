@@ -1,11 +1,14 @@
 package applesim
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -536,12 +539,31 @@ func TestServerRefusals(t *testing.T) {
 	})
 }
 
+// lockedBuffer is a buffer that Run's goroutine may write to.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 func TestWakeMakesTheDevicePoll(t *testing.T) {
-	s, d := enrolled(t, portico.PlatformIOS, Config{})
+	var out lockedBuffer
+	s, d := enrolled(t, portico.PlatformIOS, Config{Out: &out})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- d.Run(ctx, 0) }()
-	s.send(map[string]any{"RequestType": "DeviceInformation", "Queries": []any{"UDID"}})
+	id := s.send(map[string]any{"RequestType": "DeviceInformation", "Queries": []any{"UDID"}})[0]
 	d.Wake()
 	deadline := time.Now().Add(10 * time.Second)
 	for len(d.Received()) == 0 && time.Now().Before(deadline) {
@@ -557,5 +579,8 @@ func TestWakeMakesTheDevicePoll(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Error(err)
+	}
+	if line := d.Model().DeviceName + " (iPhone15,2 " + d.UDID() + "): DeviceInformation " + id + ": Acknowledged.\n"; !strings.Contains(out.String(), line) {
+		t.Errorf("the device said %q, not %q", out.String(), line)
 	}
 }

@@ -16,8 +16,10 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -206,7 +208,10 @@ func (d *Device) Wake() {
 // refused by the server). It returns nil then; an error only for a device
 // that never enrolled.
 func (d *Device) Run(ctx context.Context, every time.Duration) error {
-	if d.profile == nil {
+	d.poll.Lock()
+	enrolled := d.profile != nil
+	d.poll.Unlock()
+	if !enrolled {
 		return fmt.Errorf("the device has not installed an enrollment profile")
 	}
 	var tick <-chan time.Time
@@ -384,9 +389,7 @@ func (d *Device) say(format string, args ...any) {
 
 // newUUID is a random UUID in the upper case Apple devices use.
 func newUUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%X-%X-%X-%X-%X", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	var seed [32]byte
+	rand.Read(seed[:])
+	return strings.ToUpper(uuid(mrand.New(mrand.NewChaCha8(seed))))
 }

@@ -251,6 +251,13 @@ func TestParseProfile(t *testing.T) {
 			t.Errorf("plain %v: %d signers", plain, len(p.Signers))
 		}
 	}
+	httpProfile, err := ParseProfile([]byte(strings.ReplaceAll(string(s.enrollmentProfile(t, profileOptions{plain: true})), "https://", "http://")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if httpProfile.checkEnrollment(false) == nil || httpProfile.checkEnrollment(true) != nil {
+		t.Error("http:// MDM URLs are not accepted only when allowed")
+	}
 	bad := []struct {
 		name    string
 		top     map[string]any
@@ -279,4 +286,19 @@ func TestParseProfile(t *testing.T) {
 func webClip(uuid, label string) map[string]any {
 	return map[string]any{"PayloadType": "com.apple.webClip.managed", "PayloadIdentifier": "clip." + uuid, "PayloadUUID": uuid,
 		"PayloadVersion": 1, "URL": "https://example.com/", "Label": label}
+}
+
+func TestWithoutSignMessageOnlyTLSCarriesTheIdentity(t *testing.T) {
+	s := newMDMServer(t)
+	s.unsigned = true
+	d := newDevice(t, portico.PlatformMacOS, Config{})
+	if err := d.Install(context.Background(), s.enrollmentProfile(t, profileOptions{signMessageOff: true}), nil); err != nil {
+		t.Fatal(err)
+	}
+	if res := exchange(t, s, d, map[string]any{"RequestType": "SecurityInfo"}); res["Status"] != "Acknowledged" {
+		t.Errorf("SecurityInfo: %v", res)
+	}
+	if len(s.checkins) != 2 {
+		t.Errorf("%d check-ins", len(s.checkins))
+	}
 }

@@ -367,7 +367,7 @@ func (p *Profile) checkEnrollment(allowHTTP bool) error {
 		return fmt.Errorf("the MDM payload's Topic %q does not start with com.apple.mgmt.", m.Topic)
 	}
 	if m.AccessRights == 0 || m.AccessRights > 8191 || m.AccessRights&2 != 0 && m.AccessRights&1 == 0 {
-		return fmt.Errorf("the MDM payload's AccessRights %d are invalid: not 0, at most 8191, and 2 (install profiles) needs 1 (inspect them)", m.AccessRights)
+		return fmt.Errorf("the MDM payload's AccessRights %d are missing or invalid: they must be from 1 to 8191, and 2 (install profiles) needs 1 (inspect them)", m.AccessRights)
 	}
 	for _, u := range []struct{ key, value string }{{"ServerURL", m.ServerURL}, {"CheckInURL", m.CheckInURL}} {
 		if u.value == "" && u.key == "CheckInURL" {

@@ -43,6 +43,8 @@ type mdmServer struct {
 	postCaps bool
 	// pending holds every request for manual approval.
 	pending bool
+	// unsigned expects requests without Mdm-Signature (SignMessage off).
+	unsigned bool
 
 	mu sync.Mutex
 	// scepMethods are the methods PKIOperation came by.
@@ -230,6 +232,12 @@ func (s *mdmServer) authenticated(r *http.Request, contentType string) []byte {
 	peer := r.TLS.PeerCertificates[0]
 	if _, err := peer.Verify(x509.VerifyOptions{Roots: s.pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		s.problem("%s: the TLS client certificate is not one the CA issued: %v", r.URL.Path, err)
+	}
+	if s.unsigned {
+		if r.Header.Get("Mdm-Signature") != "" {
+			s.problem("%s is signed though the profile does not ask for SignMessage", r.URL.Path)
+		}
+		return body
 	}
 	sig, err := base64.StdEncoding.DecodeString(r.Header.Get("Mdm-Signature"))
 	if err != nil || len(sig) == 0 {
