@@ -24,10 +24,6 @@ func (c *cli) appleSim(ctx context.Context, p portico.Platform, reg applesim.Reg
 	if !p.Apple() {
 		return usageError("--protocol apple simulates ios, ipados or macos devices, not " + string(p))
 	}
-	client, err := trusting(caFile)
-	if err != nil {
-		return err
-	}
 	roots, err := pemCertificates(caFile)
 	if err != nil {
 		return err
@@ -46,11 +42,7 @@ func (c *cli) appleSim(ctx context.Context, p portico.Platform, reg applesim.Reg
 			// was pointed at over plain HTTP is a test server.
 			AllowHTTP: strings.HasPrefix(reg.Server, "http://"),
 		})
-		profile, err := applesim.FetchProfile(ctx, client, m, reg)
-		if err != nil {
-			return fmt.Errorf("device %d of %d: %w", i+1, count, err)
-		}
-		if err := d.Install(ctx, profile, nil); err != nil {
+		if err := d.Enroll(ctx, nil, reg); err != nil {
 			return fmt.Errorf("device %d of %d: %w", i+1, count, err)
 		}
 		fmt.Fprintf(out, "Enrolled %s (%s, %s %s) for %s as UDID %s.\n", m.DeviceName, m.ProductName, p.OSName(), m.OSVersion, reg.Username, m.UDID)
@@ -76,8 +68,9 @@ func (c *cli) appleSim(ctx context.Context, p portico.Platform, reg applesim.Reg
 	return nil
 }
 
-// pemCertificates reads the certificates of a PEM file; none without a
-// file.
+// pemCertificates reads the certificates of a PEM file, such as serve's
+// self-signed tls/cert.pem, which the devices trust besides the system's;
+// none without a file.
 func pemCertificates(file string) ([]*x509.Certificate, error) {
 	if file == "" {
 		return nil, nil
@@ -96,6 +89,9 @@ func pemCertificates(file string) ([]*x509.Certificate, error) {
 			return nil, fmt.Errorf("--ca %s: %w", file, err)
 		}
 		certs = append(certs, cert)
+	}
+	if len(certs) == 0 {
+		return nil, usageError(fmt.Sprintf("--ca %s has no PEM certificate", file))
 	}
 	return certs, nil
 }

@@ -21,6 +21,7 @@ func TestDeviceSimApple(t *testing.T) {
 		{"an Android device", append(apple, "--platform", "android", "--password", "p"), 2, "--protocol apple simulates ios, ipados or macos devices, not android"},
 		{"an agent's flag", append(apple, "--fail", "lock", "--password", "p"), 2, "--fail, --ignore, --recover-passcode and --device-token go with --protocol agent"},
 		{"supervised agents", []string{"device", "sim", "--supervised", "--user", "ann", "--password", "p"}, 2, "--supervised goes with --protocol apple"},
+		{"a CA file without certificates", append(apple, "--password", "p", "--ca", "deviceapple_test.go"), 2, "has no PEM certificate"},
 		{"a wrong password", append(apple, "--platform", "macos", "--password", "wrong"), 1, "The user name or password is wrong."},
 		// This branch's portal answers with instructions, not yet with a
 		// profile; the simulator says so rather than enrolling.

@@ -144,10 +144,7 @@ func (d *Device) Install(ctx context.Context, data []byte, client *http.Client) 
 		return fmt.Errorf("installing the profile: %w", err)
 	}
 	scepPayload, _ := p.identity()
-	roots, err := d.trust(p.Roots)
-	if err != nil {
-		return err
-	}
+	roots := d.trust(p.Roots)
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second, Transport: transport(&tls.Config{RootCAs: roots})}
 	}
@@ -175,8 +172,23 @@ func (d *Device) Install(ctx context.Context, data []byte, client *http.Client) 
 	return nil
 }
 
+// Enroll registers the device as its user does: it opens the registration
+// page with the user's password or PIN (FetchProfile), then installs the
+// enrollment profile the server answers with. client opens the page;
+// nil means one that trusts the Config's roots.
+func (d *Device) Enroll(ctx context.Context, client *http.Client, r Registration) error {
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second, Transport: transport(&tls.Config{RootCAs: d.trust(nil)})}
+	}
+	profile, err := FetchProfile(ctx, client, d.model, r)
+	if err != nil {
+		return err
+	}
+	return d.Install(ctx, profile, nil)
+}
+
 // trust is the system's roots with the Config's and the profile's.
-func (d *Device) trust(profileRoots []*x509.Certificate) (*x509.CertPool, error) {
+func (d *Device) trust(profileRoots []*x509.Certificate) *x509.CertPool {
 	pool, err := x509.SystemCertPool()
 	if err != nil {
 		pool = x509.NewCertPool()
@@ -184,7 +196,7 @@ func (d *Device) trust(profileRoots []*x509.Certificate) (*x509.CertPool, error)
 	for _, c := range append(append([]*x509.Certificate{}, d.cfg.Roots...), profileRoots...) {
 		pool.AddCert(c)
 	}
-	return pool, nil
+	return pool
 }
 
 func transport(tc *tls.Config) *http.Transport {
