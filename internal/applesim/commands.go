@@ -82,7 +82,10 @@ func (d *Device) answer(reply []byte) ([]byte, Received, func(context.Context)) 
 		switch {
 		case errors.Is(err, errFormat):
 			res = result{"UDID": d.model.UDID, "CommandUUID": env.CommandUUID, "Status": "CommandFormatError"}
-		case errors.As(err, &me):
+		case err != nil:
+			if !errors.As(err, &me) {
+				me = &mdmError{"MCMDMErrorDomain", 12010, err.Error()} // internal inconsistency
+			}
 			res = result{"UDID": d.model.UDID, "CommandUUID": env.CommandUUID, "Status": "Error", "ErrorChain": d.errorChain(me)}
 		}
 	}
