@@ -20,7 +20,7 @@ import (
 // protocol, as a person opening the registration page on each would, then
 // polls every interval and prints one line per command each handles. With
 // every 0 each polls once and the command ends.
-func (c *cli) appleSim(ctx context.Context, p portico.Platform, reg applesim.Registration, caFile string, count int, every time.Duration, supervised bool) error {
+func (c *cli) appleSim(ctx context.Context, p portico.Platform, reg applesim.Registration, caFile string, count int, every time.Duration, supervised bool, notNow int) error {
 	if !p.Apple() {
 		return usageError("--protocol apple simulates ios, ipados or macos devices, not " + string(p))
 	}
@@ -45,6 +45,7 @@ func (c *cli) appleSim(ctx context.Context, p portico.Platform, reg applesim.Reg
 		if err := d.Enroll(ctx, nil, reg); err != nil {
 			return fmt.Errorf("device %d of %d: %w", i+1, count, err)
 		}
+		d.AnswerNotNow(notNow)
 		fmt.Fprintf(out, "Enrolled %s (%s, %s %s) for %s as UDID %s.\n", m.DeviceName, m.ProductName, p.OSName(), m.OSVersion, reg.Username, m.UDID)
 		devices[i] = d
 	}

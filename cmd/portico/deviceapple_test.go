@@ -20,7 +20,8 @@ func TestDeviceSimApple(t *testing.T) {
 		{"an unknown protocol", []string{"device", "sim", "--protocol", "carrier-pigeon", "--user", "ann", "--password", "p"}, 2, `--protocol "carrier-pigeon" is neither agent nor apple`},
 		{"an Android device", append(apple, "--platform", "android", "--password", "p"), 2, "--protocol apple simulates ios, ipados or macos devices, not android"},
 		{"an agent's flag", append(apple, "--fail", "lock", "--password", "p"), 2, "--fail, --ignore, --recover-passcode and --device-token go with --protocol agent"},
-		{"supervised agents", []string{"device", "sim", "--supervised", "--user", "ann", "--password", "p"}, 2, "--supervised goes with --protocol apple"},
+		{"supervised agents", []string{"device", "sim", "--supervised", "--user", "ann", "--password", "p"}, 2, "--supervised and --not-now go with --protocol apple"},
+		{"a negative NotNow count", append(apple, "--not-now", "-1", "--password", "p"), 2, "--not-now cannot be negative"},
 		{"a CA file without certificates", append(apple, "--password", "p", "--ca", "deviceapple_test.go"), 2, "has no PEM certificate"},
 		{"a wrong password", append(apple, "--platform", "macos", "--password", "wrong"), 1, "The user name or password is wrong."},
 		// This branch's portal answers with instructions, not yet with a
