@@ -3,6 +3,7 @@ package applesim
 import (
 	"context"
 	"crypto/rsa"
+	"crypto/sha256"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -157,24 +158,37 @@ func TestModelsAreRealisticAndUnique(t *testing.T) {
 }
 
 func TestSCEP(t *testing.T) {
+	caFingerprint := func(s *mdmServer) []byte { sum := sha256.Sum256(s.caCert.Raw); return sum[:] }
 	tests := []struct {
-		name      string
-		postCaps  bool
-		pending   bool
-		challenge string
-		want      string // in the error; empty for success
-		method    string
+		name        string
+		postCaps    bool
+		pending     bool
+		ra          bool
+		challenge   string
+		fingerprint func(*mdmServer) []byte
+		want        string // in the error; empty for success
+		method      string
 	}{
-		{"POST when advertised", true, false, "", "", "POST"},
-		{"GET when POST is not advertised", false, false, "", "", "GET"},
-		{"wrong challenge", true, false, "not-the-secret", "FAILURE, failInfo badRequest (2)", "POST"},
-		{"pending", true, true, "", "PENDING", "POST"},
+		{"POST when advertised", true, false, false, "", nil, "", "POST"},
+		{"GET when POST is not advertised", false, false, false, "", nil, "", "GET"},
+		{"through an RA", true, false, true, "", nil, "", "POST"},
+		{"the CA's fingerprint", true, false, false, "", caFingerprint, "", "POST"},
+		{"another CA's fingerprint", true, false, false, "", func(*mdmServer) []byte { return make([]byte, 32) }, "matches the payload's CAFingerprint", ""},
+		{"wrong challenge", true, false, false, "not-the-secret", nil, "FAILURE, failInfo badRequest (2)", "POST"},
+		{"pending", true, true, false, "", nil, "PENDING", "POST"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newMDMServer(t)
 			s.postCaps, s.pending = tt.postCaps, tt.pending
-			profile := s.enrollmentProfile(t, profileOptions{})
+			if tt.ra {
+				s.useRA(t)
+			}
+			opts := profileOptions{}
+			if tt.fingerprint != nil {
+				opts.caFingerprint = tt.fingerprint(s)
+			}
+			profile := s.enrollmentProfile(t, opts)
 			if tt.challenge != "" {
 				s.challenge = tt.challenge
 			}
@@ -183,8 +197,8 @@ func TestSCEP(t *testing.T) {
 			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 				t.Fatalf("Install: %v, want %q", err, tt.want)
 			}
-			if len(s.scepMethods) != 1 || s.scepMethods[0] != tt.method {
-				t.Errorf("PKIOperation came by %v, want %s", s.scepMethods, tt.method)
+			if tt.method == "" && len(s.scepMethods) != 0 || tt.method != "" && (len(s.scepMethods) != 1 || s.scepMethods[0] != tt.method) {
+				t.Errorf("PKIOperation came by %v, want %q", s.scepMethods, tt.method)
 			}
 			if tt.want != "" && len(s.checkins) != 0 {
 				t.Error("the device checked in without an identity")

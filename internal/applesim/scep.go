@@ -31,11 +31,11 @@ import (
 // transient self-signed certificate and encrypted to the CA, by POST when
 // the CA advertises POSTPKIOperation and by GET otherwise.
 func enrollSCEP(ctx context.Context, client *http.Client, p SCEPPayload) (*rsa.PrivateKey, *x509.Certificate, error) {
-	caps, err := getCACaps(ctx, client, p.URL)
+	caps, err := getCACaps(ctx, client, p.URL, p.Name)
 	if err != nil {
 		return nil, nil, err
 	}
-	caCerts, err := getCACert(ctx, client, p.URL)
+	caCerts, err := getCACert(ctx, client, p.URL, p.Name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -98,9 +98,10 @@ func enrollSCEP(ctx context.Context, client *http.Client, p SCEPPayload) (*rsa.P
 }
 
 // getCACaps returns the CA's capabilities, upper-cased. A CA that does not
-// answer has none (RFC 8894, 3.5.2).
-func getCACaps(ctx context.Context, client *http.Client, base string) (map[string]bool, error) {
-	body, _, status, err := scepGet(ctx, client, base, "GetCACaps", "")
+// answer has none (RFC 8894, 3.5.2). name is the payload's Name, which
+// names the CA to a server that has several.
+func getCACaps(ctx context.Context, client *http.Client, base, name string) (map[string]bool, error) {
+	body, _, status, err := scepGet(ctx, client, base, "GetCACaps", name)
 	if err != nil {
 		return nil, err
 	}
@@ -115,8 +116,8 @@ func getCACaps(ctx context.Context, client *http.Client, base string) (map[strin
 }
 
 // getCACert returns the CA certificate, or the CA's and its RA's.
-func getCACert(ctx context.Context, client *http.Client, base string) ([]*x509.Certificate, error) {
-	body, ctype, status, err := scepGet(ctx, client, base, "GetCACert", "")
+func getCACert(ctx context.Context, client *http.Client, base, name string) ([]*x509.Certificate, error) {
+	body, ctype, status, err := scepGet(ctx, client, base, "GetCACert", name)
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,10 @@ type mdmServer struct {
 	pending bool
 	// unsigned expects requests without Mdm-Signature (SignMessage off).
 	unsigned bool
+	// raCert and raKey, when set, are an RA that GetCACert hands out with
+	// the CA and that answers PKIOperation.
+	raCert *x509.Certificate
+	raKey  *rsa.PrivateKey
 
 	mu sync.Mutex
 	// scepMethods are the methods PKIOperation came by.
@@ -127,6 +131,15 @@ func (s *mdmServer) scep(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, caps)
 	case "GetCACert":
+		if s.raCert != nil {
+			both, err := scep.DegenerateCertificates([]*x509.Certificate{s.raCert, s.caCert})
+			if err != nil {
+				s.t.Error(err)
+			}
+			w.Header().Set("Content-Type", "application/x-x509-ca-ra-cert")
+			w.Write(both)
+			return
+		}
 		w.Header().Set("Content-Type", "application/x-x509-ca-cert")
 		w.Write(s.caCert.Raw)
 	case "PKIOperation":
@@ -144,7 +157,12 @@ func (s *mdmServer) scep(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		if err := msg.DecryptPKIEnvelope(s.caCert, s.caKey); err != nil {
+		// The RA, when there is one, answers for the CA.
+		signerCert, signerKey := s.caCert, s.caKey
+		if s.raCert != nil {
+			signerCert, signerKey = s.raCert, s.raKey
+		}
+		if err := msg.DecryptPKIEnvelope(signerCert, signerKey); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
@@ -155,10 +173,10 @@ func (s *mdmServer) scep(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if msg.CSRReqMessage.ChallengePassword != s.challenge {
-			rep, err = msg.Fail(s.caCert, s.caKey, scep.BadRequest)
+			rep, err = msg.Fail(signerCert, signerKey, scep.BadRequest)
 		} else {
 			crt := s.issue(msg.CSR)
-			rep, err = msg.Success(s.caCert, s.caKey, crt)
+			rep, err = msg.Success(signerCert, signerKey, crt)
 		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -169,6 +187,35 @@ func (s *mdmServer) scep(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.Error(w, "unknown operation", http.StatusBadRequest)
 	}
+}
+
+// useRA makes the CA sign certificates only, and an RA, which the CA
+// certifies for encipherment and signing, answer PKIOperation in its place:
+// the device must pick the RA to encrypt to.
+func (s *mdmServer) useRA(t *testing.T) {
+	caTmpl := *s.caCert
+	caTmpl.KeyUsage = x509.KeyUsageCertSign
+	s.caCert, _ = x509.ParseCertificate(mustCreate(t, &caTmpl, &caTmpl, &s.caKey.PublicKey, s.caKey))
+	raKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Test SCEP RA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature,
+	}
+	s.raCert, _ = x509.ParseCertificate(mustCreate(t, raTmpl, s.caCert, &raKey.PublicKey, s.caKey))
+	s.raKey = raKey
+}
+
+func mustCreate(t *testing.T, tmpl, parent *x509.Certificate, pub any, key *rsa.PrivateKey) []byte {
+	t.Helper()
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
 
 // pendingRep is a CertRep with pkiStatus PENDING, which smallstep/scep
@@ -347,6 +394,8 @@ type profileOptions struct {
 	// keysize is the SCEP payload's Keysize; 0 leaves it out, for the
 	// default 1024 bits.
 	keysize int
+	// caFingerprint is the SCEP payload's CAFingerprint.
+	caFingerprint []byte
 }
 
 // enrollmentProfile builds an enrollment profile as a server would: the
@@ -365,6 +414,9 @@ func (s *mdmServer) enrollmentProfile(t *testing.T, opts profileOptions) []byte 
 	}
 	if opts.keysize != 0 {
 		scepContent["Keysize"] = opts.keysize
+	}
+	if opts.caFingerprint != nil {
+		scepContent["CAFingerprint"] = opts.caFingerprint
 	}
 	payloads := []any{
 		map[string]any{
