@@ -1,9 +1,14 @@
 package main
 
 import (
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/portico-mdm/portico/internal/applesim/applesimtest"
 	"github.com/portico-mdm/portico/internal/server/servertest"
 )
 
@@ -35,5 +40,35 @@ func TestDeviceSimApple(t *testing.T) {
 				t.Errorf("exit %d with %q, want %d with %q", code, stderr, tt.code, tt.stderr)
 			}
 		})
+	}
+}
+
+// TestDeviceSimAppleEnrollsAndAnswers runs the simulator against a server
+// that answers the registration page with an enrollment profile: each
+// device enrolls, polls once and prints the commands it handled.
+func TestDeviceSimAppleEnrollsAndAnswers(t *testing.T) {
+	s := applesimtest.New(t)
+	s.Username, s.Password = "ann", "ann-password"
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.TLSCertificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ids := s.Send(map[string]any{"RequestType": "SecurityInfo"}, map[string]any{"RequestType": "DeviceLock", "PIN": "123456"})
+	code, stdout, stderr := runCLI(t, nil, "device", "sim", "--protocol", "apple", "--server", s.URL, "--ca", ca,
+		"--platform", "macos", "--user", "ann", "--password", "ann-password", "--count", "2", "--every", "0", "--not-now", "1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^Enrolled .+'s MacBook Air \(Mac14,2, macOS 14\.[0-9.]+\) for ann as UDID [0-9A-F-]{36}\.$`),
+		regexp.MustCompile(`(?m): SecurityInfo ` + ids[0] + `: NotNow\.$`),
+		regexp.MustCompile(`(?m): DeviceLock ` + ids[1] + `: Acknowledged\.$`),
+	} {
+		if !want.MatchString(stdout) {
+			t.Errorf("the output does not match %s:\n%s", want, stdout)
+		}
+	}
+	if len(s.Checkins) != 4 {
+		t.Errorf("%d check-ins, want Authenticate and TokenUpdate from each of the two devices", len(s.Checkins))
 	}
 }

@@ -16,17 +16,18 @@ import (
 	"howett.net/plist"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/applesim/applesimtest"
 )
 
 // do sends the command, lets the device poll, and returns its result,
 // checking the envelope every result has.
-func exchange(t *testing.T, s *mdmServer, d *Device, cmd map[string]any) map[string]any {
+func exchange(t *testing.T, s *applesimtest.Server, d *Device, cmd map[string]any) map[string]any {
 	t.Helper()
-	id := s.send(cmd)[0]
+	id := s.Send(cmd)[0]
 	if _, err := d.Poll(context.Background()); err != nil {
 		t.Fatalf("Poll: %v", err)
 	}
-	res := s.lastResult()
+	res := s.LastResult()
 	if res["CommandUUID"] != id || res["UDID"] != d.UDID() {
 		t.Fatalf("result %v is not for command %s of %s", res, id, d.UDID())
 	}
@@ -310,7 +311,7 @@ func TestProfilesInstallListRemove(t *testing.T) {
 	for _, p := range platforms {
 		t.Run(string(p), func(t *testing.T) {
 			s, d := enrolled(t, p, Config{})
-			if res := exchange(t, s, d, map[string]any{"RequestType": "InstallProfile", "Payload": signed(t, profileBytes(t, "com.example.intranet"))}); res["Status"] != "Acknowledged" {
+			if res := exchange(t, s, d, map[string]any{"RequestType": "InstallProfile", "Payload": applesimtest.Signed(t, profileBytes(t, "com.example.intranet"))}); res["Status"] != "Acknowledged" {
 				t.Fatalf("InstallProfile: %v", res)
 			}
 			if got := d.Installed(); !slices.Equal(got, []string{"com.example.intranet"}) {
@@ -422,11 +423,11 @@ func TestNotNowThenResent(t *testing.T) {
 
 func TestMalformedCommand(t *testing.T) {
 	s, d := enrolled(t, portico.PlatformIOS, Config{})
-	s.sendRaw([]byte(`<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict><key>CommandUUID</key><string>c-1</string><key>Command</key><dict/></dict></plist>`))
+	s.SendRaw([]byte(`<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict><key>CommandUUID</key><string>c-1</string><key>Command</key><dict/></dict></plist>`))
 	if _, err := d.Poll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	res := s.lastResult()
+	res := s.LastResult()
 	if res["Status"] != "CommandFormatError" || res["CommandUUID"] != "c-1" {
 		t.Errorf("%v", res)
 	}
@@ -448,9 +449,9 @@ func TestRemovingTheEnrollmentProfile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newMDMServer(t)
+			s := applesimtest.New(t)
 			d := newDevice(t, tt.platform, Config{})
-			if err := d.Install(context.Background(), s.enrollmentProfile(t, profileOptions{checkOutOff: !tt.checkOut}), nil); err != nil {
+			if err := d.Install(context.Background(), s.EnrollmentProfile(t, applesimtest.ProfileOptions{CheckOutOff: !tt.checkOut}), nil); err != nil {
 				t.Fatal(err)
 			}
 			if tt.byUser {
@@ -461,16 +462,16 @@ func TestRemovingTheEnrollmentProfile(t *testing.T) {
 				t.Fatalf("RemoveProfile: %v", res)
 			}
 			if tt.checkOut {
-				if len(s.checkins) != 3 {
-					t.Fatalf("%d check-ins, want CheckOut after Authenticate and TokenUpdate", len(s.checkins))
+				if len(s.Checkins) != 3 {
+					t.Fatalf("%d check-ins, want CheckOut after Authenticate and TokenUpdate", len(s.Checkins))
 				}
-				co := s.checkins[2]
+				co := s.Checkins[2]
 				sameShape(t, "CheckOut", co, tt.capture)
 				if co["MessageType"] != "CheckOut" || co["UDID"] != d.UDID() {
 					t.Errorf("CheckOut %v", co)
 				}
-			} else if len(s.checkins) != 2 {
-				t.Errorf("%d check-ins: CheckOut went without CheckOutWhenRemoved", len(s.checkins))
+			} else if len(s.Checkins) != 2 {
+				t.Errorf("%d check-ins: CheckOut went without CheckOutWhenRemoved", len(s.Checkins))
 			}
 			if d.Gone() != "unenrolled" {
 				t.Errorf("Gone() = %q", d.Gone())
@@ -492,12 +493,12 @@ func TestEraseAcknowledgesOnceThenStops(t *testing.T) {
 	} {
 		s, d := enrolled(t, tt.platform, Config{})
 		// The server's next command is never run.
-		s.send(tt.cmd, map[string]any{"RequestType": "SecurityInfo"})
+		s.Send(tt.cmd, map[string]any{"RequestType": "SecurityInfo"})
 		if _, err := d.Poll(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if res := s.lastResult(); res["Status"] != "Acknowledged" || len(s.results) != 1 {
-			t.Fatalf("%s: EraseDevice: %v, %d results", tt.platform, res, len(s.results))
+		if res := s.LastResult(); res["Status"] != "Acknowledged" || len(s.Results) != 1 {
+			t.Fatalf("%s: EraseDevice: %v, %d results", tt.platform, res, len(s.Results))
 		}
 		if d.Gone() != "erased" || len(d.Received()) != 1 {
 			t.Errorf("%s: Gone %q after %d commands", tt.platform, d.Gone(), len(d.Received()))
@@ -511,7 +512,7 @@ func TestEraseAcknowledgesOnceThenStops(t *testing.T) {
 func TestServerRefusals(t *testing.T) {
 	t.Run("401 unenrolls", func(t *testing.T) {
 		s, d := enrolled(t, portico.PlatformIOS, Config{})
-		s.connectStatus = 401
+		s.ConnectStatus = 401
 		var se *StatusError
 		if _, err := d.Poll(context.Background()); !errors.As(err, &se) || se.Status != 401 {
 			t.Fatalf("Poll: %v", err)
@@ -522,15 +523,15 @@ func TestServerRefusals(t *testing.T) {
 	})
 	t.Run("a result the server refuses is sent again", func(t *testing.T) {
 		s, d := enrolled(t, portico.PlatformIOS, Config{})
-		id := s.send(map[string]any{"RequestType": "SecurityInfo"})[0]
-		s.failResults = 1
+		id := s.Send(map[string]any{"RequestType": "SecurityInfo"})[0]
+		s.FailResults = 1
 		if _, err := d.Poll(context.Background()); err == nil {
 			t.Fatal("Poll did not report the refused result")
 		}
 		if _, err := d.Poll(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if res := s.lastResult(); res["CommandUUID"] != id || res["Status"] != "Acknowledged" {
+		if res := s.LastResult(); res["CommandUUID"] != id || res["Status"] != "Acknowledged" {
 			t.Errorf("the kept result: %v", res)
 		}
 		if n := len(d.Received()); n != 1 {
@@ -563,7 +564,7 @@ func TestWakeMakesTheDevicePoll(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- d.Run(ctx, 0) }()
-	id := s.send(map[string]any{"RequestType": "DeviceInformation", "Queries": []any{"UDID"}})[0]
+	id := s.Send(map[string]any{"RequestType": "DeviceInformation", "Queries": []any{"UDID"}})[0]
 	d.Wake()
 	deadline := time.Now().Add(10 * time.Second)
 	for len(d.Received()) == 0 && time.Now().Before(deadline) {

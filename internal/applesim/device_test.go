@@ -14,6 +14,7 @@ import (
 	"howett.net/plist"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/applesim/applesimtest"
 )
 
 var platforms = []portico.Platform{portico.PlatformIOS, portico.PlatformIPadOS, portico.PlatformMacOS}
@@ -30,11 +31,11 @@ func newDevice(t *testing.T, p portico.Platform, cfg Config) *Device {
 
 // enrolled is a device of the platform that installed the server's signed
 // enrollment profile.
-func enrolled(t *testing.T, p portico.Platform, cfg Config) (*mdmServer, *Device) {
+func enrolled(t *testing.T, p portico.Platform, cfg Config) (*applesimtest.Server, *Device) {
 	t.Helper()
-	s := newMDMServer(t)
+	s := applesimtest.New(t)
 	d := newDevice(t, p, cfg)
-	if err := d.Install(context.Background(), s.enrollmentProfile(t, profileOptions{}), nil); err != nil {
+	if err := d.Install(context.Background(), s.EnrollmentProfile(t, applesimtest.ProfileOptions{}), nil); err != nil {
 		t.Fatal(err)
 	}
 	return s, d
@@ -76,28 +77,28 @@ func TestInstallEnrollsAndChecksIn(t *testing.T) {
 	}
 	for _, p := range platforms {
 		t.Run(string(p), func(t *testing.T) {
-			s := newMDMServer(t)
+			s := applesimtest.New(t)
 			d := newDevice(t, p, Config{})
-			if err := d.Install(context.Background(), s.enrollmentProfile(t, profileOptions{keysize: 2048}), nil); err != nil {
+			if err := d.Install(context.Background(), s.EnrollmentProfile(t, applesimtest.ProfileOptions{Keysize: 2048}), nil); err != nil {
 				t.Fatal(err)
 			}
-			if len(s.csrs) != 1 || s.scepMethods[0] != "POST" {
-				t.Fatalf("SCEP: %d requests by %v, want one POST", len(s.csrs), s.scepMethods)
+			if len(s.CSRs) != 1 || s.SCEPMethods[0] != "POST" {
+				t.Fatalf("SCEP: %d requests by %v, want one POST", len(s.CSRs), s.SCEPMethods)
 			}
-			csr := s.csrs[0]
+			csr := s.CSRs[0]
 			if csr.Subject.String() != "CN=Test Device,O=Portico" {
 				t.Errorf("CSR subject %q, want the payload's O=Portico, CN=Test Device", csr.Subject)
 			}
 			if csr.PublicKey.(*rsa.PublicKey).N.BitLen() != 2048 {
 				t.Errorf("the key has %d bits, want the payload's Keysize 2048", csr.PublicKey.(*rsa.PublicKey).N.BitLen())
 			}
-			if !d.Identity().Equal(s.issued[0]) {
+			if !d.Identity().Equal(s.Issued[0]) {
 				t.Error("the device's identity is not the certificate the CA issued")
 			}
-			if len(s.checkins) != 2 {
-				t.Fatalf("%d check-ins, want Authenticate and TokenUpdate", len(s.checkins))
+			if len(s.Checkins) != 2 {
+				t.Fatalf("%d check-ins, want Authenticate and TokenUpdate", len(s.Checkins))
 			}
-			auth, tok := s.checkins[0], s.checkins[1]
+			auth, tok := s.Checkins[0], s.Checkins[1]
 			// Challenge is the legacy OTA enrollment's, which a profile
 			// with a SCEP payload does not carry.
 			sameShape(t, "Authenticate", auth, captures[p][0], "Challenge")
@@ -158,14 +159,14 @@ func TestModelsAreRealisticAndUnique(t *testing.T) {
 }
 
 func TestSCEP(t *testing.T) {
-	caFingerprint := func(s *mdmServer) []byte { sum := sha256.Sum256(s.caCert.Raw); return sum[:] }
+	caFingerprint := func(s *applesimtest.Server) []byte { sum := sha256.Sum256(s.CACert.Raw); return sum[:] }
 	tests := []struct {
 		name        string
 		postCaps    bool
 		pending     bool
 		ra          bool
 		challenge   string
-		fingerprint func(*mdmServer) []byte
+		fingerprint func(*applesimtest.Server) []byte
 		want        string // in the error; empty for success
 		method      string
 	}{
@@ -173,34 +174,34 @@ func TestSCEP(t *testing.T) {
 		{"GET when POST is not advertised", false, false, false, "", nil, "", "GET"},
 		{"through an RA", true, false, true, "", nil, "", "POST"},
 		{"the CA's fingerprint", true, false, false, "", caFingerprint, "", "POST"},
-		{"another CA's fingerprint", true, false, false, "", func(*mdmServer) []byte { return make([]byte, 32) }, "matches the payload's CAFingerprint", ""},
+		{"another CA's fingerprint", true, false, false, "", func(*applesimtest.Server) []byte { return make([]byte, 32) }, "matches the payload's CAFingerprint", ""},
 		{"wrong challenge", true, false, false, "not-the-secret", nil, "FAILURE, failInfo badRequest (2)", "POST"},
 		{"pending", true, true, false, "", nil, "PENDING", "POST"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newMDMServer(t)
-			s.postCaps, s.pending = tt.postCaps, tt.pending
+			s := applesimtest.New(t)
+			s.PostCaps, s.Pending = tt.postCaps, tt.pending
 			if tt.ra {
-				s.useRA(t)
+				s.UseRA(t)
 			}
-			opts := profileOptions{}
+			opts := applesimtest.ProfileOptions{}
 			if tt.fingerprint != nil {
-				opts.caFingerprint = tt.fingerprint(s)
+				opts.CAFingerprint = tt.fingerprint(s)
 			}
-			profile := s.enrollmentProfile(t, opts)
+			profile := s.EnrollmentProfile(t, opts)
 			if tt.challenge != "" {
-				s.challenge = tt.challenge
+				s.Challenge = tt.challenge
 			}
 			d := newDevice(t, portico.PlatformIOS, Config{})
 			err := d.Install(context.Background(), profile, nil)
 			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 				t.Fatalf("Install: %v, want %q", err, tt.want)
 			}
-			if tt.method == "" && len(s.scepMethods) != 0 || tt.method != "" && (len(s.scepMethods) != 1 || s.scepMethods[0] != tt.method) {
-				t.Errorf("PKIOperation came by %v, want %q", s.scepMethods, tt.method)
+			if tt.method == "" && len(s.SCEPMethods) != 0 || tt.method != "" && (len(s.SCEPMethods) != 1 || s.SCEPMethods[0] != tt.method) {
+				t.Errorf("PKIOperation came by %v, want %q", s.SCEPMethods, tt.method)
 			}
-			if tt.want != "" && len(s.checkins) != 0 {
+			if tt.want != "" && len(s.Checkins) != 0 {
 				t.Error("the device checked in without an identity")
 			}
 		})
@@ -208,7 +209,7 @@ func TestSCEP(t *testing.T) {
 }
 
 func TestProfileRefusals(t *testing.T) {
-	s := newMDMServer(t)
+	s := applesimtest.New(t)
 	tamper := func(b []byte) []byte {
 		i := strings.Index(string(b), "Portico enrollment")
 		out := slices.Clone(b)
@@ -221,11 +222,11 @@ func TestProfileRefusals(t *testing.T) {
 		cfg     Config
 		want    string
 	}{
-		{"no MDM payload", s.enrollmentProfile(t, profileOptions{noMDM: true}), Config{}, "has no MDM payload"},
-		{"identity names no SCEP payload", s.enrollmentProfile(t, profileOptions{identityUUID: "00000000-0000-4000-8000-000000000000"}), Config{}, "IdentityCertificateUUID 00000000-0000-4000-8000-000000000000 names no SCEP payload"},
-		{"tampered signature", tamper(s.enrollmentProfile(t, profileOptions{})), Config{}, "signature does not verify"},
+		{"no MDM payload", s.EnrollmentProfile(t, applesimtest.ProfileOptions{NoMDM: true}), Config{}, "has no MDM payload"},
+		{"identity names no SCEP payload", s.EnrollmentProfile(t, applesimtest.ProfileOptions{IdentityUUID: "00000000-0000-4000-8000-000000000000"}), Config{}, "IdentityCertificateUUID 00000000-0000-4000-8000-000000000000 names no SCEP payload"},
+		{"tampered signature", tamper(s.EnrollmentProfile(t, applesimtest.ProfileOptions{})), Config{}, "signature does not verify"},
 		{"not a profile", []byte("<html>no</html>"), Config{}, "not a property list"},
-		{"http server refused", []byte(strings.ReplaceAll(string(s.enrollmentProfile(t, profileOptions{plain: true})), "https://", "http://")), Config{}, "is not https://"},
+		{"http server refused", []byte(strings.ReplaceAll(string(s.EnrollmentProfile(t, applesimtest.ProfileOptions{Plain: true})), "https://", "http://")), Config{}, "is not https://"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -236,26 +237,26 @@ func TestProfileRefusals(t *testing.T) {
 			}
 		})
 	}
-	if len(s.csrs) != 0 || len(s.checkins) != 0 {
+	if len(s.CSRs) != 0 || len(s.Checkins) != 0 {
 		t.Error("a refused profile reached the server")
 	}
 }
 
 func TestParseProfile(t *testing.T) {
-	s := newMDMServer(t)
+	s := applesimtest.New(t)
 	for _, plain := range []bool{false, true} {
-		p, err := ParseProfile(s.enrollmentProfile(t, profileOptions{plain: plain}))
+		p, err := ParseProfile(s.EnrollmentProfile(t, applesimtest.ProfileOptions{Plain: plain}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Identifier != "test.portico.enroll" || p.MDM == nil || p.MDM.ServerURL != s.srv.URL+"/mdm/connect" ||
+		if p.Identifier != "test.portico.enroll" || p.MDM == nil || p.MDM.ServerURL != s.URL+"/mdm/connect" ||
 			!p.MDM.SignMessage || !p.MDM.CheckOutWhenRemoved || p.MDM.AccessRights != 8191 {
 			t.Errorf("plain %v: %+v %+v", plain, p, p.MDM)
 		}
-		if len(p.SCEP) != 1 || p.SCEP[0].Challenge != s.challenge || p.SCEP[0].Keysize != 1024 || p.SCEP[0].KeyUsage != 5 {
+		if len(p.SCEP) != 1 || p.SCEP[0].Challenge != s.Challenge || p.SCEP[0].Keysize != 1024 || p.SCEP[0].KeyUsage != 5 {
 			t.Errorf("SCEP payload %+v", p.SCEP)
 		}
-		if len(p.Roots) != 1 || !p.Roots[0].Equal(s.srv.Certificate()) {
+		if len(p.Roots) != 1 || !p.Roots[0].Equal(s.TLSCertificate()) {
 			t.Error("the root payload's certificate was not read")
 		}
 		if len(p.WebClips) != 1 || p.WebClips[0].Label != "Portico" || !p.WebClips[0].IsRemovable {
@@ -265,7 +266,7 @@ func TestParseProfile(t *testing.T) {
 			t.Errorf("plain %v: %d signers", plain, len(p.Signers))
 		}
 	}
-	httpProfile, err := ParseProfile([]byte(strings.ReplaceAll(string(s.enrollmentProfile(t, profileOptions{plain: true})), "https://", "http://")))
+	httpProfile, err := ParseProfile([]byte(strings.ReplaceAll(string(s.EnrollmentProfile(t, applesimtest.ProfileOptions{Plain: true})), "https://", "http://")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,16 +304,16 @@ func webClip(uuid, label string) map[string]any {
 }
 
 func TestWithoutSignMessageOnlyTLSCarriesTheIdentity(t *testing.T) {
-	s := newMDMServer(t)
-	s.unsigned = true
+	s := applesimtest.New(t)
+	s.Unsigned = true
 	d := newDevice(t, portico.PlatformMacOS, Config{})
-	if err := d.Install(context.Background(), s.enrollmentProfile(t, profileOptions{signMessageOff: true}), nil); err != nil {
+	if err := d.Install(context.Background(), s.EnrollmentProfile(t, applesimtest.ProfileOptions{SignMessageOff: true}), nil); err != nil {
 		t.Fatal(err)
 	}
 	if res := exchange(t, s, d, map[string]any{"RequestType": "SecurityInfo"}); res["Status"] != "Acknowledged" {
 		t.Errorf("SecurityInfo: %v", res)
 	}
-	if len(s.checkins) != 2 {
-		t.Errorf("%d check-ins", len(s.checkins))
+	if len(s.Checkins) != 2 {
+		t.Errorf("%d check-ins", len(s.Checkins))
 	}
 }

@@ -1,7 +1,12 @@
-package applesim
+// Package applesimtest is an Apple MDM server for the simulator's tests: a
+// SCEP CA built from smallstep/scep's server functions, check-in and command
+// endpoints that check each request's Mdm-Signature and TLS client
+// certificate and record what the device sent, and a registration page
+// that hands out an enrollment profile. It is a test helper, not Portico's
+// server.
+package applesimtest
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
@@ -11,13 +16,10 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"maps"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,47 +29,53 @@ import (
 	"howett.net/plist"
 )
 
-// mdmServer is the server side these tests run the device against: a SCEP
-// CA built from smallstep/scep's server functions, and check-in and command
-// endpoints that check each request's Mdm-Signature and TLS client
-// certificate and record what the device sent.
-type mdmServer struct {
-	t      *testing.T
-	srv    *httptest.Server
-	caCert *x509.Certificate
+// Server is the server side the simulator's tests run a device against.
+// Set its fields before the device talks to it; read the records once the
+// device's call returned.
+type Server struct {
+	t   *testing.T
+	srv *httptest.Server
+	// URL is the server's https:// base URL.
+	URL string
+	// CACert is the SCEP CA's certificate.
+	CACert *x509.Certificate
 	caKey  *rsa.PrivateKey
 
-	challenge string
-	// postCaps advertises POSTPKIOperation; without it the device must
+	// Challenge is the SCEP challenge the CA accepts.
+	Challenge string
+	// PostCaps advertises POSTPKIOperation; without it the device must
 	// send PKIOperation by GET.
-	postCaps bool
-	// pending holds every request for manual approval.
-	pending bool
-	// unsigned expects requests without Mdm-Signature (SignMessage off).
-	unsigned bool
+	PostCaps bool
+	// Pending holds every request for manual approval.
+	Pending bool
+	// Unsigned expects requests without Mdm-Signature (SignMessage off).
+	Unsigned bool
+	// Username and Password are what the registration page (/go)
+	// accepts before it answers with the enrollment profile.
+	Username, Password string
 	// raCert and raKey, when set, are an RA that GetCACert hands out with
 	// the CA and that answers PKIOperation.
 	raCert *x509.Certificate
 	raKey  *rsa.PrivateKey
 
 	mu sync.Mutex
-	// scepMethods are the methods PKIOperation came by.
-	scepMethods []string
-	// csrs are the requests the CA received.
-	csrs   []*x509.CertificateRequest
-	issued []*x509.Certificate
-	// checkins and results are the decoded bodies, in order; rawCheckins
-	// their raw bytes.
-	checkins    []map[string]any
-	rawCheckins [][]byte
-	results     []map[string]any
+	// SCEPMethods are the methods PKIOperation came by.
+	SCEPMethods []string
+	// CSRs are the requests the CA received, Issued what it issued.
+	CSRs   []*x509.CertificateRequest
+	Issued []*x509.Certificate
+	// Checkins and Results are the decoded bodies, in order; RawCheckins
+	// the check-ins' raw bytes.
+	Checkins    []map[string]any
+	RawCheckins [][]byte
+	Results     []map[string]any
 	// queue holds command bodies to hand out, one per poll or result.
 	queue [][]byte
-	// connectStatus, when set, answers every command request with it.
-	connectStatus int
-	// failResults is how many of the next results to refuse with 503.
-	failResults int
-	// problems are the protocol faults the server saw; a test fails on
+	// ConnectStatus, when set, answers every command request with it.
+	ConnectStatus int
+	// FailResults is how many of the next results to refuse with 503.
+	FailResults int
+	// problems are the protocol faults the server saw; the test fails on
 	// any.
 	problems []string
 }
@@ -82,7 +90,9 @@ var testKey = sync.OnceValue(func() *rsa.PrivateKey {
 	return key
 })
 
-func newMDMServer(t *testing.T) *mdmServer {
+// New starts a server, stopped when the test ends; the test fails if the
+// server saw a protocol fault.
+func New(t *testing.T) *Server {
 	t.Helper()
 	key := testKey()
 	tmpl := &x509.Certificate{
@@ -96,14 +106,19 @@ func newMDMServer(t *testing.T) *mdmServer {
 		t.Fatal(err)
 	}
 	ca, _ := x509.ParseCertificate(der)
-	s := &mdmServer{t: t, caCert: ca, caKey: key, challenge: "secret-challenge", postCaps: true}
+	s := &Server{t: t, CACert: ca, caKey: key, Challenge: "secret-challenge", PostCaps: true}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/scep", s.scep)
+	mux.HandleFunc("GET /go", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<form method=post action=/go></form>")
+	})
+	mux.HandleFunc("POST /go", s.register)
 	mux.HandleFunc("PUT /mdm/checkin", s.checkin)
 	mux.HandleFunc("PUT /mdm/connect", s.connect)
 	s.srv = httptest.NewUnstartedServer(mux)
 	s.srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
 	s.srv.StartTLS()
+	s.URL = s.srv.URL
 	t.Cleanup(func() {
 		s.srv.Close()
 		s.mu.Lock()
@@ -115,24 +130,41 @@ func newMDMServer(t *testing.T) *mdmServer {
 	return s
 }
 
-func (s *mdmServer) problem(format string, args ...any) {
+// register answers the registration form, as Portico's portal does for an
+// Apple device: the enrollment profile once the user name and password are
+// right.
+func (s *Server) register(w http.ResponseWriter, r *http.Request) {
+	if r.PostFormValue("username") != s.Username || r.PostFormValue("password") != s.Password || s.Username == "" {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `<p class="error" role="alert">The user name or password is wrong.</p>`)
+		return
+	}
+	if !strings.Contains(r.UserAgent(), "iPhone") && !strings.Contains(r.UserAgent(), "iPad") && !strings.Contains(r.UserAgent(), "Macintosh") {
+		s.problem("the registration page was opened with User-Agent %q, not an Apple device's", r.UserAgent())
+	}
+	w.Header().Set("Content-Type", "application/x-apple-aspen-config")
+	w.Write(s.EnrollmentProfile(s.t, ProfileOptions{}))
+}
+
+func (s *Server) problem(format string, args ...any) {
 	s.mu.Lock()
 	s.problems = append(s.problems, fmt.Sprintf(format, args...))
 	s.mu.Unlock()
 }
 
-func (s *mdmServer) scep(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scep(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Query().Get("operation") {
 	case "GetCACaps":
 		caps := "Renewal\nSHA-256\nAES\n"
-		if s.postCaps {
+		if s.PostCaps {
 			caps += "POSTPKIOperation\n"
 		}
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, caps)
 	case "GetCACert":
 		if s.raCert != nil {
-			both, err := scep.DegenerateCertificates([]*x509.Certificate{s.raCert, s.caCert})
+			both, err := scep.DegenerateCertificates([]*x509.Certificate{s.raCert, s.CACert})
 			if err != nil {
 				s.t.Error(err)
 			}
@@ -141,7 +173,7 @@ func (s *mdmServer) scep(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/x-x509-ca-cert")
-		w.Write(s.caCert.Raw)
+		w.Write(s.CACert.Raw)
 	case "PKIOperation":
 		var body []byte
 		if r.Method == http.MethodPost {
@@ -150,7 +182,7 @@ func (s *mdmServer) scep(w http.ResponseWriter, r *http.Request) {
 			body, _ = base64.StdEncoding.DecodeString(r.URL.Query().Get("message"))
 		}
 		s.mu.Lock()
-		s.scepMethods = append(s.scepMethods, r.Method)
+		s.SCEPMethods = append(s.SCEPMethods, r.Method)
 		s.mu.Unlock()
 		msg, err := scep.ParsePKIMessage(body)
 		if err != nil {
@@ -158,7 +190,7 @@ func (s *mdmServer) scep(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// The RA, when there is one, answers for the CA.
-		signerCert, signerKey := s.caCert, s.caKey
+		signerCert, signerKey := s.CACert, s.caKey
 		if s.raCert != nil {
 			signerCert, signerKey = s.raCert, s.raKey
 		}
@@ -167,12 +199,12 @@ func (s *mdmServer) scep(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var rep *scep.PKIMessage
-		if s.pending {
+		if s.Pending {
 			w.Header().Set("Content-Type", "application/x-pki-message")
 			w.Write(s.pendingRep(msg))
 			return
 		}
-		if msg.CSRReqMessage.ChallengePassword != s.challenge {
+		if msg.CSRReqMessage.ChallengePassword != s.Challenge {
 			rep, err = msg.Fail(signerCert, signerKey, scep.BadRequest)
 		} else {
 			crt := s.issue(msg.CSR)
@@ -192,10 +224,10 @@ func (s *mdmServer) scep(w http.ResponseWriter, r *http.Request) {
 // useRA makes the CA sign certificates only, and an RA, which the CA
 // certifies for encipherment and signing, answer PKIOperation in its place:
 // the device must pick the RA to encrypt to.
-func (s *mdmServer) useRA(t *testing.T) {
-	caTmpl := *s.caCert
+func (s *Server) UseRA(t *testing.T) {
+	caTmpl := *s.CACert
 	caTmpl.KeyUsage = x509.KeyUsageCertSign
-	s.caCert, _ = x509.ParseCertificate(mustCreate(t, &caTmpl, &caTmpl, &s.caKey.PublicKey, s.caKey))
+	s.CACert, _ = x509.ParseCertificate(mustCreate(t, &caTmpl, &caTmpl, &s.caKey.PublicKey, s.caKey))
 	raKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +237,7 @@ func (s *mdmServer) useRA(t *testing.T) {
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature,
 	}
-	s.raCert, _ = x509.ParseCertificate(mustCreate(t, raTmpl, s.caCert, &raKey.PublicKey, s.caKey))
+	s.raCert, _ = x509.ParseCertificate(mustCreate(t, raTmpl, s.CACert, &raKey.PublicKey, s.caKey))
 	s.raKey = raKey
 }
 
@@ -221,13 +253,13 @@ func mustCreate(t *testing.T, tmpl, parent *x509.Certificate, pub any, key *rsa.
 // pendingRep is a CertRep with pkiStatus PENDING, which smallstep/scep
 // has no function for: the attributes RFC 8894 (3.2.1.4) requires, signed
 // by the CA.
-func (s *mdmServer) pendingRep(msg *scep.PKIMessage) []byte {
+func (s *Server) pendingRep(msg *scep.PKIMessage) []byte {
 	oid := func(n int) asn1.ObjectIdentifier { return asn1.ObjectIdentifier{2, 16, 840, 1, 113733, 1, 9, n} }
 	sd, err := pkcs7.NewSignedData(nil)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	err = sd.AddSigner(s.caCert, s.caKey, pkcs7.SignerInfoConfig{ExtraSignedAttributes: []pkcs7.Attribute{
+	err = sd.AddSigner(s.CACert, s.caKey, pkcs7.SignerInfoConfig{ExtraSignedAttributes: []pkcs7.Attribute{
 		{Type: oid(7), Value: msg.TransactionID},
 		{Type: oid(3), Value: scep.PENDING},
 		{Type: oid(2), Value: scep.CertRep},
@@ -244,7 +276,7 @@ func (s *mdmServer) pendingRep(msg *scep.PKIMessage) []byte {
 	return der
 }
 
-func (s *mdmServer) issue(csr *x509.CertificateRequest) *x509.Certificate {
+func (s *Server) issue(csr *x509.CertificateRequest) *x509.Certificate {
 	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
 	tmpl := &x509.Certificate{
 		SerialNumber: serial, RawSubject: csr.RawSubject,
@@ -252,14 +284,14 @@ func (s *mdmServer) issue(csr *x509.CertificateRequest) *x509.Certificate {
 		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, s.caCert, csr.PublicKey, s.caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, s.CACert, csr.PublicKey, s.caKey)
 	if err != nil {
 		s.t.Error(err)
 	}
 	crt, _ := x509.ParseCertificate(der)
 	s.mu.Lock()
-	s.csrs = append(s.csrs, csr)
-	s.issued = append(s.issued, crt)
+	s.CSRs = append(s.CSRs, csr)
+	s.Issued = append(s.Issued, crt)
 	s.mu.Unlock()
 	return crt
 }
@@ -267,7 +299,7 @@ func (s *mdmServer) issue(csr *x509.CertificateRequest) *x509.Certificate {
 // authenticated checks what every MDM request must carry: its content
 // type, the device identity as TLS client certificate, and an Mdm-Signature
 // by that identity over the exact body. It returns the body.
-func (s *mdmServer) authenticated(r *http.Request, contentType string) []byte {
+func (s *Server) authenticated(r *http.Request, contentType string) []byte {
 	body, _ := io.ReadAll(r.Body)
 	if got := r.Header.Get("Content-Type"); got != contentType {
 		s.problem("%s has Content-Type %q, want %q", r.URL.Path, got, contentType)
@@ -280,7 +312,7 @@ func (s *mdmServer) authenticated(r *http.Request, contentType string) []byte {
 	if _, err := peer.Verify(x509.VerifyOptions{Roots: s.pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		s.problem("%s: the TLS client certificate is not one the CA issued: %v", r.URL.Path, err)
 	}
-	if s.unsigned {
+	if s.Unsigned {
 		if r.Header.Get("Mdm-Signature") != "" {
 			s.problem("%s is signed though the profile does not ask for SignMessage", r.URL.Path)
 		}
@@ -309,25 +341,25 @@ func (s *mdmServer) authenticated(r *http.Request, contentType string) []byte {
 	return body
 }
 
-func (s *mdmServer) pool() *x509.CertPool {
+func (s *Server) pool() *x509.CertPool {
 	p := x509.NewCertPool()
-	p.AddCert(s.caCert)
+	p.AddCert(s.CACert)
 	return p
 }
 
-func (s *mdmServer) checkin(w http.ResponseWriter, r *http.Request) {
+func (s *Server) checkin(w http.ResponseWriter, r *http.Request) {
 	body := s.authenticated(r, "application/x-apple-aspen-mdm-checkin")
 	var m map[string]any
 	if _, err := plist.Unmarshal(body, &m); err != nil {
 		s.problem("a check-in is not a property list: %v", err)
 	}
 	s.mu.Lock()
-	s.checkins = append(s.checkins, m)
-	s.rawCheckins = append(s.rawCheckins, body)
+	s.Checkins = append(s.Checkins, m)
+	s.RawCheckins = append(s.RawCheckins, body)
 	s.mu.Unlock()
 }
 
-func (s *mdmServer) connect(w http.ResponseWriter, r *http.Request) {
+func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 	body := s.authenticated(r, "application/x-apple-aspen-mdm")
 	var m map[string]any
 	if _, err := plist.Unmarshal(body, &m); err != nil {
@@ -335,17 +367,17 @@ func (s *mdmServer) connect(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.connectStatus != 0 {
-		w.WriteHeader(s.connectStatus)
+	if s.ConnectStatus != 0 {
+		w.WriteHeader(s.ConnectStatus)
 		return
 	}
 	if m["Status"] != "Idle" {
-		if s.failResults > 0 {
-			s.failResults--
+		if s.FailResults > 0 {
+			s.FailResults--
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		s.results = append(s.results, m)
+		s.Results = append(s.Results, m)
 	}
 	if len(s.queue) > 0 {
 		w.Write(s.queue[0])
@@ -355,10 +387,10 @@ func (s *mdmServer) connect(w http.ResponseWriter, r *http.Request) {
 
 // send queues commands, each a Command dictionary, with fresh UUIDs; it
 // returns the UUIDs.
-func (s *mdmServer) send(commands ...map[string]any) []string {
+func (s *Server) Send(commands ...map[string]any) []string {
 	var uuids []string
 	for _, c := range commands {
-		id := newUUID()
+		id := commandUUID()
 		body, err := plist.Marshal(map[string]any{"CommandUUID": id, "Command": c}, plist.XMLFormat)
 		if err != nil {
 			s.t.Fatal(err)
@@ -371,58 +403,58 @@ func (s *mdmServer) send(commands ...map[string]any) []string {
 	return uuids
 }
 
-func (s *mdmServer) sendRaw(body []byte) {
+func (s *Server) SendRaw(body []byte) {
 	s.mu.Lock()
 	s.queue = append(s.queue, body)
 	s.mu.Unlock()
 }
 
-func (s *mdmServer) lastResult() map[string]any {
+func (s *Server) LastResult() map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.results) == 0 {
+	if len(s.Results) == 0 {
 		s.t.Fatal("the device sent no result")
 	}
-	return s.results[len(s.results)-1]
+	return s.Results[len(s.Results)-1]
 }
 
-// profileOptions vary the enrollment profile the tests build.
-type profileOptions struct {
-	noMDM, signMessageOff, checkOutOff bool
-	identityUUID                       string
-	plain                              bool
+// ProfileOptions vary the enrollment profile the tests build.
+type ProfileOptions struct {
+	NoMDM, SignMessageOff, CheckOutOff bool
+	IdentityUUID                       string
+	Plain                              bool
 	// keysize is the SCEP payload's Keysize; 0 leaves it out, for the
 	// default 1024 bits.
-	keysize int
+	Keysize int
 	// caFingerprint is the SCEP payload's CAFingerprint.
-	caFingerprint []byte
+	CAFingerprint []byte
 }
 
 // enrollmentProfile builds an enrollment profile as a server would: the
 // server's TLS root, a SCEP payload and an MDM payload; signed with CMS
-// unless opts.plain.
-func (s *mdmServer) enrollmentProfile(t *testing.T, opts profileOptions) []byte {
+// unless opts.Plain.
+func (s *Server) EnrollmentProfile(t *testing.T, opts ProfileOptions) []byte {
 	t.Helper()
 	scepUUID := "5D8C7A3E-0B7F-4C1E-9D1B-1A2B3C4D5E6F"
 	identity := scepUUID
-	if opts.identityUUID != "" {
-		identity = opts.identityUUID
+	if opts.IdentityUUID != "" {
+		identity = opts.IdentityUUID
 	}
 	scepContent := map[string]any{
-		"URL": s.srv.URL + "/scep", "Challenge": s.challenge, "Key Type": "RSA", "Key Usage": 5,
+		"URL": s.URL + "/scep", "Challenge": s.Challenge, "Key Type": "RSA", "Key Usage": 5,
 		"Subject": []any{[]any{[]any{"O", "Portico"}}, []any{[]any{"CN", "Test Device"}}},
 	}
-	if opts.keysize != 0 {
-		scepContent["Keysize"] = opts.keysize
+	if opts.Keysize != 0 {
+		scepContent["Keysize"] = opts.Keysize
 	}
-	if opts.caFingerprint != nil {
-		scepContent["CAFingerprint"] = opts.caFingerprint
+	if opts.CAFingerprint != nil {
+		scepContent["CAFingerprint"] = opts.CAFingerprint
 	}
 	payloads := []any{
 		map[string]any{
 			"PayloadType": "com.apple.security.root", "PayloadIdentifier": "test.portico.root",
 			"PayloadUUID": "0F0E0D0C-0B0A-4908-8706-050403020100", "PayloadVersion": 1,
-			"PayloadDisplayName": "Server root", "PayloadContent": s.srv.Certificate().Raw,
+			"PayloadDisplayName": "Server root", "PayloadContent": s.TLSCertificate().Raw,
 		},
 		map[string]any{
 			"PayloadType": "com.apple.security.scep", "PayloadIdentifier": "test.portico.scep",
@@ -432,16 +464,16 @@ func (s *mdmServer) enrollmentProfile(t *testing.T, opts profileOptions) []byte 
 		map[string]any{
 			"PayloadType": "com.apple.webClip.managed", "PayloadIdentifier": "test.portico.webclip",
 			"PayloadUUID": "A1A2A3A4-B1B2-4C1C-8D1D-E1E2E3E4E5E6", "PayloadVersion": 1,
-			"URL": s.srv.URL + "/", "Label": "Portico",
+			"URL": s.URL + "/", "Label": "Portico",
 		},
 	}
-	if !opts.noMDM {
+	if !opts.NoMDM {
 		payloads = append(payloads, map[string]any{
 			"PayloadType": "com.apple.mdm", "PayloadIdentifier": "test.portico.mdm",
 			"PayloadUUID": "11111111-2222-4333-8444-555555555555", "PayloadVersion": 1,
 			"IdentityCertificateUUID": identity, "Topic": "com.apple.mgmt.External.portico-test",
-			"ServerURL": s.srv.URL + "/mdm/connect", "CheckInURL": s.srv.URL + "/mdm/checkin",
-			"SignMessage": !opts.signMessageOff, "CheckOutWhenRemoved": !opts.checkOutOff,
+			"ServerURL": s.URL + "/mdm/connect", "CheckInURL": s.URL + "/mdm/checkin",
+			"SignMessage": !opts.SignMessageOff, "CheckOutWhenRemoved": !opts.CheckOutOff,
 			"AccessRights": 8191, "ServerCapabilities": []any{"com.apple.mdm.per-user-connections"},
 		})
 	}
@@ -455,15 +487,15 @@ func (s *mdmServer) enrollmentProfile(t *testing.T, opts profileOptions) []byte 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if opts.plain {
+	if opts.Plain {
 		return body
 	}
-	return signed(t, body)
+	return Signed(t, body)
 }
 
-// signed is a CMS SignedData of content by a fresh self-signed signer, as
+// Signed is a CMS SignedData of content by a fresh self-signed signer, as
 // a server signs a profile.
-func signed(t *testing.T, content []byte) []byte {
+func Signed(t *testing.T, content []byte) []byte {
 	t.Helper()
 	key := testKey()
 	tmpl := &x509.Certificate{
@@ -490,21 +522,12 @@ func signed(t *testing.T, content []byte) []byte {
 	return out
 }
 
-// keysOf is the sorted key set of a dictionary.
-func keysOf(m map[string]any) []string {
-	return slices.Sorted(maps.Keys(m))
+func commandUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%X-%X-%X-%X-%X", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// capture reads a device capture from the protocol notes.
-func capture(t *testing.T, name string) map[string]any {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "captures", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if _, err := plist.Unmarshal(bytes.ReplaceAll(b, []byte(`\'`), []byte("'")), &m); err != nil {
-		t.Fatalf("capture %s: %v", name, err)
-	}
-	return m
-}
+// TLSCertificate is the certificate of the server's HTTPS, which its
+// enrollment profile's root payload carries.
+func (s *Server) TLSCertificate() *x509.Certificate { return s.srv.Certificate() }
