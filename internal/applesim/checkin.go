@@ -80,8 +80,9 @@ func (d *Device) tokenUpdateMessage() tokenUpdate {
 	}
 }
 
-// checkin sends a check-in message, which the server must accept with 200.
-func (d *Device) checkin(ctx context.Context, msg any) error {
+// checkin sends a check-in message (Authenticate, TokenUpdate, CheckOut),
+// which the server must accept with 200.
+func (d *Device) checkin(ctx context.Context, messageType string, msg any) error {
 	body, err := plist.Marshal(msg, plist.XMLFormat)
 	if err != nil {
 		return err
@@ -95,7 +96,7 @@ func (d *Device) checkin(ctx context.Context, msg any) error {
 		return err
 	}
 	if status != http.StatusOK {
-		return &StatusError{Status: status, Request: fmt.Sprintf("%T", msg)}
+		return &StatusError{Status: status, Request: messageType}
 	}
 	return nil
 }

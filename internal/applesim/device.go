@@ -160,13 +160,13 @@ func (d *Device) Install(ctx context.Context, data []byte, client *http.Client) 
 	if err := d.newPushIdentity(); err != nil {
 		return err
 	}
-	if err := d.checkin(ctx, d.authenticateMessage()); err != nil {
+	if err := d.checkin(ctx, "Authenticate", d.authenticateMessage()); err != nil {
 		d.profile = nil
-		return fmt.Errorf("installing the profile: Authenticate: %w", err)
+		return fmt.Errorf("installing the profile: %w", err)
 	}
-	if err := d.checkin(ctx, d.tokenUpdateMessage()); err != nil {
+	if err := d.checkin(ctx, "TokenUpdate", d.tokenUpdateMessage()); err != nil {
 		d.profile = nil
-		return fmt.Errorf("installing the profile: TokenUpdate: %w", err)
+		return fmt.Errorf("installing the profile: %w", err)
 	}
 	d.say("enrolled with %s (%s)", p.Identifier, d.mdm.ServerURL)
 	return nil
@@ -341,7 +341,7 @@ func (d *Device) removeEnrollment(ctx context.Context) error {
 	if !d.mdm.CheckOutWhenRemoved {
 		return nil
 	}
-	return d.checkin(ctx, checkOut{MessageType: "CheckOut", Topic: d.mdm.Topic, UDID: d.model.UDID})
+	return d.checkin(ctx, "CheckOut", checkOut{MessageType: "CheckOut", Topic: d.mdm.Topic, UDID: d.model.UDID})
 }
 
 // AnswerNotNow makes the device answer NotNow to the next n commands, as

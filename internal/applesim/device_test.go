@@ -317,3 +317,16 @@ func TestWithoutSignMessageOnlyTLSCarriesTheIdentity(t *testing.T) {
 		t.Errorf("%d check-ins", len(s.Checkins))
 	}
 }
+
+func TestInstallFailsWhenTheServerRefusesCheckIn(t *testing.T) {
+	s := applesimtest.New(t)
+	s.CheckinStatus = 401
+	d := newDevice(t, portico.PlatformIOS, Config{})
+	err := d.Install(context.Background(), s.EnrollmentProfile(t, applesimtest.ProfileOptions{}), nil)
+	if err == nil || !strings.Contains(err.Error(), "the server answered 401 Unauthorized to Authenticate") {
+		t.Fatalf("Install: %v", err)
+	}
+	if _, err := d.Poll(context.Background()); err == nil {
+		t.Error("a device the server refused polls")
+	}
+}

@@ -71,8 +71,9 @@ type Server struct {
 	Results     []map[string]any
 	// queue holds command bodies to hand out, one per poll or result.
 	queue [][]byte
-	// ConnectStatus, when set, answers every command request with it.
-	ConnectStatus int
+	// CheckinStatus and ConnectStatus, when set, answer every check-in or
+	// command request with them.
+	CheckinStatus, ConnectStatus int
 	// FailResults is how many of the next results to refuse with 503.
 	FailResults int
 	// problems are the protocol faults the server saw; the test fails on
@@ -354,9 +355,12 @@ func (s *Server) checkin(w http.ResponseWriter, r *http.Request) {
 		s.problem("a check-in is not a property list: %v", err)
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.Checkins = append(s.Checkins, m)
 	s.RawCheckins = append(s.RawCheckins, body)
-	s.mu.Unlock()
+	if s.CheckinStatus != 0 {
+		w.WriteHeader(s.CheckinStatus)
+	}
 }
 
 func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
