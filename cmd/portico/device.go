@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/applesim"
 	"github.com/portico-mdm/portico/internal/sim"
 )
 
@@ -24,11 +25,14 @@ func (c *cli) device(ctx context.Context, g globals, args []string) error {
 		return usageError("say `device sim --server URL --platform ios --user U --password P`")
 	}
 	fs := c.flags("device sim")
-	var server, platform, user, password, pin, token, ca, fail, ignore, deviceToken string
-	var count int
-	var recoverPasscode bool
+	var server, platform, user, password, pin, token, ca, fail, ignore, deviceToken, protocol string
+	var count, notNow int
+	var recoverPasscode, supervised bool
 	var every time.Duration
 	env := envDefaults{c: c}
+	fs.StringVar(&protocol, "protocol", c.env("protocol", "agent"), "agent: the device API, as Portico's agent app speaks it; apple: Apple's MDM protocol, as an iPhone, iPad or Mac speaks it (PORTICO_PROTOCOL)")
+	fs.BoolVar(&supervised, "supervised", false, "with --protocol apple: the devices are supervised, so that lost mode works")
+	fs.IntVar(&notNow, "not-now", 0, "with --protocol apple: each device answers NotNow to its first N commands, so that the server must send them again")
 	fs.StringVar(&server, "server", c.env("server", "http://127.0.0.1:8080"), "Portico's URL (PORTICO_SERVER)")
 	fs.StringVar(&ca, "ca", c.env("ca", ""), "PEM file of the certificates to trust for an https:// --server, such as serve's self-signed tls/cert.pem (PORTICO_CA)")
 	fs.StringVar(&platform, "platform", c.env("platform", "ios"), "ios, ipados, android, macos or windows (PORTICO_PLATFORM)")
@@ -66,6 +70,23 @@ func (c *cli) device(ctx context.Context, g globals, args []string) error {
 	}
 	if every < 0 {
 		return usageError("--every cannot be negative")
+	}
+	switch protocol {
+	case "apple":
+		if fail != "" || ignore != "" || recoverPasscode || deviceToken != "" {
+			return usageError("--fail, --ignore, --recover-passcode and --device-token go with --protocol agent")
+		}
+		if notNow < 0 {
+			return usageError("--not-now cannot be negative")
+		}
+		reg := applesim.Registration{Server: server, Username: user, Password: password, PIN: pin, Token: token}
+		return c.appleSim(ctx, p, reg, ca, count, every, supervised, notNow)
+	case "agent":
+		if supervised || notNow != 0 {
+			return usageError("--supervised and --not-now go with --protocol apple")
+		}
+	default:
+		return usageError(fmt.Sprintf("--protocol %q is neither agent nor apple", protocol))
 	}
 	base := sim.Config{
 		Server: server, Platform: p, Username: user, Password: password, PIN: pin, Token: token,

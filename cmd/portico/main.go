@@ -47,7 +47,7 @@ Commands:
   user roles NAME            grant or revoke portal roles
   settings get [KEY…]        show settings
   settings set KEY=VALUE…    change settings
-  device sim                 simulate devices over the device API
+  device sim                 simulate devices over the device API or Apple MDM
   bench checkins             measure check-ins per second against a server
   migrate                    bring the database schema up to date
   backup FILE                write a consistent backup of the store (SQLite)

@@ -142,12 +142,12 @@ func withSIM(d *portico.DeviceDetails, rng *rand.Rand) {
 // phone makers use, a serial, and the Luhn check digit.
 func imei(rng *rand.Rand) string {
 	b := []byte(fmt.Sprintf("35%012d", rng.Int64N(1e12)))
-	return string(append(b, luhn(b)))
+	return string(append(b, Luhn(b)))
 }
 
-// luhn returns the check digit that makes digits followed by it pass the
+// Luhn returns the check digit that makes digits followed by it pass the
 // Luhn check.
-func luhn(digits []byte) byte {
+func Luhn(digits []byte) byte {
 	sum := 0
 	for i := len(digits) - 1; i >= 0; i-- {
 		n := int(digits[i] - '0')
