@@ -34,8 +34,8 @@ const (
 var totpOpts = totp.ValidateOpts{Period: totpPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
 
 var (
-	errWrongCode   = portico.Errorf(portico.EUNAUTHENTICATED, "The code is wrong. Type the 6-digit code your authenticator app shows now, or one of your recovery codes.")
-	errCodeUsed    = portico.Errorf(portico.EUNAUTHENTICATED, "This code was used already. Wait for the next one.")
+	errWrongCode = portico.Errorf(portico.EUNAUTHENTICATED, "The code is wrong. Type the 6-digit code your authenticator app shows now, or one of your recovery codes.")
+	errCodeUsed  = portico.Errorf(portico.EUNAUTHENTICATED, "This code was used already. Wait for the next one.")
 	// ErrSignInAgain ends a held sign-in: the user starts again from the
 	// password.
 	ErrSignInAgain = portico.Errorf(portico.EUNAUTHENTICATED, "Your sign-in took too long. Please sign in again.")
@@ -259,14 +259,14 @@ func (s *Service) FinishSignIn(ctx context.Context, p PendingSignIn, code string
 }
 
 func (s *Service) finishSignIn(ctx context.Context, p PendingSignIn, code string) (*portico.User, error) {
-	if s.clock.Now().Sub(p.Started) > SecondFactorWait {
-		return nil, ErrSignInAgain
-	}
 	u, err := s.store.UserByID(ctx, p.UserID)
-	if portico.ErrorCode(err) == portico.ENOTFOUND || (err == nil && (u.Disabled || u.SessionEpoch != p.Epoch)) {
+	if portico.ErrorCode(err) == portico.ENOTFOUND {
 		return nil, ErrSignInAgain
 	} else if err != nil {
 		return nil, err
+	}
+	if u.Disabled || u.SessionEpoch != p.Epoch || s.clock.Now().Sub(p.Started) > SecondFactorWait {
+		return u, ErrSignInAgain
 	}
 	return u, s.checkCode(ctx, u, code)
 }

@@ -38,9 +38,10 @@ func DoorOf(path string) (door portico.Door, ok bool) {
 }
 
 // AccessRules refuses requests from networks a door's allow-list leaves
-// out, with JSON for the admin API and a page for browsers. It must run
-// after TrustedProxies.Source, whose address it checks.
-func AccessRules(check NetworkChecker, page ErrorPage) Middleware {
+// out, with JSON for the admin API and a page for browsers, and logs the
+// refusal. It must run after TrustedProxies.Source, whose address it
+// checks.
+func AccessRules(check NetworkChecker, page ErrorPage, log *slog.Logger) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			door, ok := DoorOf(r.URL.Path)
@@ -55,7 +56,7 @@ func AccessRules(check NetworkChecker, page ErrorPage) Middleware {
 				return
 			}
 			if portico.ErrorCode(err) == portico.EFORBIDDEN {
-				slog.WarnContext(r.Context(), "refused by network allow-list", "door", door, "source", source, "path", r.URL.Path)
+				log.WarnContext(r.Context(), "refused by network allow-list", "door", door, "source", source, "path", r.URL.Path)
 			}
 			if door == portico.DoorAdminAPI {
 				LogError(r, err)
