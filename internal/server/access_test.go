@@ -59,7 +59,9 @@ func TestAllowListsPerDoor(t *testing.T) {
 				t.Fatalf("status %d, want 403", res.Status)
 			}
 			if tc.json {
-				var body struct{ Error struct{ Code, Message string } }
+				var body struct {
+					Error struct{ Code, Message string }
+				}
 				if err := json.Unmarshal([]byte(res.Body), &body); err != nil || body.Error.Message != refusal {
 					t.Errorf("JSON refusal %q: %v", res.Body, err)
 				}

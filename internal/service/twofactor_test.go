@@ -109,7 +109,6 @@ func TestTwoFactorSetUp(t *testing.T) {
 	}
 }
 
-
 func TestSecondFactorSignIn(t *testing.T) {
 	e := newEnv(t)
 	alice := e.addUser(t, "alice", false)

@@ -106,7 +106,9 @@ func TestAccessRules(t *testing.T) {
 				return
 			}
 			if tc.json {
-				var body struct{ Error struct{ Code, Message string } }
+				var body struct {
+					Error struct{ Code, Message string }
+				}
 				if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error.Message != "Access from your network is not allowed" {
 					t.Errorf("JSON refusal %q: %v", rec.Body, err)
 				}
