@@ -268,7 +268,14 @@ func (s *Service) finishSignIn(ctx context.Context, p PendingSignIn, code string
 	if u.Disabled || u.SessionEpoch != p.Epoch || s.clock.Now().Sub(p.Started) > SecondFactorWait {
 		return u, ErrSignInAgain
 	}
-	return u, s.checkCode(ctx, u, code)
+	// A second factor switched off meanwhile (an admin's reset) leaves the
+	// password alone to sign in with: from the start.
+	if err := s.checkCode(ctx, u, code); portico.ErrorCode(err) == portico.ECONFLICT {
+		return u, ErrSignInAgain
+	} else if err != nil {
+		return u, err
+	}
+	return u, nil
 }
 
 // checkCode checks, throttled, a code of the user's enabled second factor

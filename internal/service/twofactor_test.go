@@ -184,6 +184,14 @@ func TestSecondFactorSignIn(t *testing.T) {
 	if err := finish(held, totpCode(t, secret, e.clock.Now())); !errors.Is(err, service.ErrSignInAgain) {
 		t.Errorf("after the password changed: %v", err)
 	}
+	// So does one whose second factor an admin reset meanwhile.
+	held = begin()
+	if _, err := e.svc.ResetTwoFactor(e.op, alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := finish(held, totpCode(t, secret, e.clock.Now())); !errors.Is(err, service.ErrSignInAgain) {
+		t.Errorf("after a reset: %v", err)
+	}
 	if got := audit(t, e, "login.second_factor"); len(got) == 0 || got[0].Target != "alice" || got[0].Result != portico.ResultDenied {
 		t.Errorf("audit: %+v", got)
 	}
