@@ -88,6 +88,18 @@ func TestBrowserTwoStepSignIn(t *testing.T) {
 			t.Errorf("%s: the page does not say %q:\n%s", tc.name, tc.want, page)
 		}
 	}
+
+	// The operator switches it off at the command line: the password alone
+	// signs in again.
+	if out := run(t, "", "--data", data, "user", "reset-2fa", "alice"); !strings.Contains(out, "alice is off") {
+		t.Errorf("reset-2fa printed %q", out)
+	}
+	if err := browserSignIn(ctx, in.URL, "alice", password, 390, 844); err != nil {
+		t.Fatal(err)
+	}
+	if page, err := chromedp.Run(ctx, chromedp.Text("main")); err != nil || !strings.Contains(page, "Your devices") {
+		t.Errorf("sign-in after the reset: %v\n%s", err, page)
+	}
 }
 
 // TestAdminAllowListRefusesAdminPortal closes the admin portal to every

@@ -209,6 +209,19 @@ func (s *Service) ResetTwoFactor(ctx context.Context, userID int64) (*portico.Us
 	})
 }
 
+// ResetTwoFactorOf is ResetTwoFactor for the user with the name: the
+// operator's way back in for an only admin who lost phone and codes.
+func (s *Service) ResetTwoFactorOf(ctx context.Context, username string) (*portico.User, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	u, err := s.store.UserByUsername(ctx, strings.TrimSpace(username))
+	if err != nil {
+		return nil, err
+	}
+	return s.ResetTwoFactor(ctx, u.ID)
+}
+
 // UserTwoFactor reports whether a user signs in with a second factor
 // (admins only).
 func (s *Service) UserTwoFactor(ctx context.Context, userID int64) (bool, error) {
