@@ -13,9 +13,24 @@ const (
 	DoorPortal   Door = "portal"
 	DoorAdmin    Door = "admin"
 	DoorAdminAPI Door = "api"
+	// DoorSignIn is the pages both portals share (signing in and out, and
+	// setting up a second factor): what either portal's list admits, so
+	// that an admin kept out of the user portal can still reach the admin
+	// portal.
+	DoorSignIn Door = "sign-in"
 )
 
-// NetworksSetting is the setting that lists the networks a door admits.
+// NetworksSettings are the settings that list the networks a door admits;
+// the door admits an address that any of them admits.
+func (d Door) NetworksSettings() []string {
+	if d == DoorSignIn {
+		return []string{DoorPortal.NetworksSetting(), DoorAdmin.NetworksSetting()}
+	}
+	return []string{d.NetworksSetting()}
+}
+
+// NetworksSetting is the setting that lists the networks a door of its
+// own admits.
 func (d Door) NetworksSetting() string { return "access." + string(d) + "_networks" }
 
 // Networks is an allow-list of source networks; an empty one admits every

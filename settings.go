@@ -47,7 +47,7 @@ type SettingGroup struct {
 var SettingGroups = []SettingGroup{
 	{"helpdesk", "Helpdesk", "Every page of the portal shows this contact, the sign-in page included."},
 	{"security", "Sign-in and sessions", "How long sessions last and when repeated failed sign-ins lock an account."},
-	{"access", "Access from networks", "Which networks may reach the user portal, the admin portal and the admin API. Empty lets every network in. Devices, Apple MDM and health checks are never restricted here."},
+	{"access", "Access from networks", "Which networks may reach the user portal, the admin portal and the admin API. Empty lets every network in. Signing in, and setting up two-step sign-in, are open to the networks of either portal. Devices, Apple MDM and health checks are never restricted here."},
 	{"passwords", "Passwords", "What a password must be when a user chooses one, or an admin chooses one for a user. Existing passwords keep working until they are changed."},
 	{"registration", "Registration", "How employees register their devices from the portal, and the steps each platform shows."},
 	{"actions", "Device actions", "How long actions wait for a device, the grace period of a wipe, and notices to users."},

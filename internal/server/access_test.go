@@ -136,3 +136,28 @@ func TestAdminAllowListLeavesThePortalOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminOutsideThePortalNetworks keeps the user portal to networks the
+// admin is not in, while the admin portal lets them in: they still sign
+// in, set up two-step sign-in and reach the admin portal, but not the
+// user portal's pages.
+func TestAdminOutsideThePortalNetworks(t *testing.T) {
+	e := servertest.New(t)
+	e.AddUser("root", true)
+	setNetworks(t, e, map[string]string{"access.portal_networks": "10.0.0.0/8", "access.admin_networks": "127.0.0.0/8, ::1"})
+	root := e.SignIn("root")
+	for _, tc := range []struct {
+		path string
+		want int
+	}{
+		{"/admin/users", http.StatusOK},
+		{"/account/two-factor", http.StatusOK},
+		{"/login", http.StatusOK},
+		{"/", http.StatusForbidden},
+		{"/account", http.StatusForbidden},
+	} {
+		if res := e.Get(root, tc.path); res.Status != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.path, res.Status, tc.want)
+		}
+	}
+}

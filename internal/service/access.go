@@ -16,16 +16,18 @@ func (s *Service) CheckNetwork(ctx context.Context, door portico.Door, source st
 	if err != nil {
 		return err
 	}
-	allowed, err := portico.ParseNetworks(v.Get(door.NetworksSetting()))
-	if err != nil {
-		// Values are checked when stored; one that no longer parses must
-		// not open the door.
-		return err
+	for _, key := range door.NetworksSettings() {
+		allowed, err := portico.ParseNetworks(v.Get(key))
+		if err != nil {
+			// Values are checked when stored; one that no longer parses
+			// must not open the door.
+			return err
+		}
+		if allowed.Admits(source) {
+			return nil
+		}
 	}
-	if !allowed.Admits(source) {
-		return errNetworkRefused
-	}
-	return nil
+	return errNetworkRefused
 }
 
 // checkAdminLockOut refuses an admin-portal allow-list that leaves out the

@@ -10,8 +10,9 @@ import (
 func TestCheckNetwork(t *testing.T) {
 	e := newEnv(t)
 	if err := e.svc.SetSettings(e.op, map[string]string{
-		"access.admin_networks": "10.0.0.0/8\n192.0.2.7",
-		"access.api_networks":   "2001:db8::/32",
+		"access.portal_networks": "198.51.100.0/24",
+		"access.admin_networks":  "10.0.0.0/8\n192.0.2.7",
+		"access.api_networks":    "2001:db8::/32",
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -20,7 +21,12 @@ func TestCheckNetwork(t *testing.T) {
 		source string
 		want   string
 	}{
-		{portico.DoorPortal, "203.0.113.5", ""}, // empty list: everyone
+		{portico.DoorPortal, "198.51.100.5", ""},
+		{portico.DoorPortal, "10.1.2.3", portico.EFORBIDDEN},
+		// Signing in is open to both portals' networks.
+		{portico.DoorSignIn, "198.51.100.5", ""},
+		{portico.DoorSignIn, "10.1.2.3", ""},
+		{portico.DoorSignIn, "203.0.113.5", portico.EFORBIDDEN},
 		{portico.DoorAdmin, "10.1.2.3", ""},
 		{portico.DoorAdmin, "192.0.2.7", ""},
 		{portico.DoorAdmin, "192.0.2.8", portico.EFORBIDDEN},
@@ -70,5 +76,14 @@ func TestAdminAllowListCannotLockOutItsAuthor(t *testing.T) {
 	// The command line has no address to lose: it is the way back in.
 	if err := e.svc.SetSettings(e.op, map[string]string{"access.admin_networks": "10.0.0.0/8"}); err != nil {
 		t.Errorf("from the command line: %v", err)
+	}
+}
+
+func TestEmptyListAdmitsEveryone(t *testing.T) {
+	e := newEnv(t)
+	for _, door := range []portico.Door{portico.DoorPortal, portico.DoorSignIn, portico.DoorAdmin, portico.DoorAdminAPI} {
+		if err := e.svc.CheckNetwork(t.Context(), door, "203.0.113.5"); err != nil {
+			t.Errorf("%s: %v", door, err)
+		}
 	}
 }

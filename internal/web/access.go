@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/portico-mdm/portico"
@@ -19,15 +20,21 @@ type NetworkChecker interface {
 // nothing to protect.
 var unrestricted = []string{"/api/device/", "/mdm/", "/scep", "/healthz", "/readyz", "/metrics", "/static/"}
 
+// signIn are the pages both portals share.
+var signIn = []string{"/login", "/logout", TwoFactorPage}
+
 // DoorOf classifies a request path: ok is false for the paths no
 // allow-list applies to. Any other path is the user portal's, so a page
 // added later is restricted by default.
 func DoorOf(path string) (door portico.Door, ok bool) {
+	under := func(p string) bool { return path == p || strings.HasPrefix(path, p+"/") }
 	switch {
-	case path == "/admin" || strings.HasPrefix(path, "/admin/"):
+	case under("/admin"):
 		return portico.DoorAdmin, true
-	case path == "/api/v1" || strings.HasPrefix(path, "/api/v1/"):
+	case under("/api/v1"):
 		return portico.DoorAdminAPI, true
+	case slices.ContainsFunc(signIn, under):
+		return portico.DoorSignIn, true
 	}
 	for _, p := range unrestricted {
 		if path == strings.TrimSuffix(p, "/") || strings.HasPrefix(path, p) {

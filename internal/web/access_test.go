@@ -26,11 +26,15 @@ func TestDoorOf(t *testing.T) {
 		{"/api/v1", portico.DoorAdminAPI},
 		{"/api/v10/x", portico.DoorPortal},
 		{"/", portico.DoorPortal},
-		{"/login", portico.DoorPortal},
-		{"/login/code", portico.DoorPortal},
+		{"/login", portico.DoorSignIn},
+		{"/login/code", portico.DoorSignIn},
+		{"/logout", portico.DoorSignIn},
+		{"/account/two-factor", portico.DoorSignIn},
+		{"/account/two-factor/confirm", portico.DoorSignIn},
+		{"/loginx", portico.DoorPortal},
+		{"/account", portico.DoorPortal},
 		{"/devices/4", portico.DoorPortal},
 		{"/go", portico.DoorPortal},
-		{"/account/two-factor", portico.DoorPortal},
 		{"/something-new", portico.DoorPortal},
 		{"/api/device/v1/register", ""},
 		{"/api/device/v1/checkin", ""},
@@ -64,7 +68,7 @@ func TestAccessRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := allowList{portico.DoorPortal: "198.51.100.1", portico.DoorAdmin: "198.51.100.1", portico.DoorAdminAPI: "198.51.100.1"}
+	rules := allowList{portico.DoorPortal: "198.51.100.1", portico.DoorSignIn: "198.51.100.1", portico.DoorAdmin: "198.51.100.1", portico.DoorAdminAPI: "198.51.100.1"}
 	page := func(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(web.Status(err))
