@@ -105,7 +105,17 @@ func (s *Service) StartTwoFactor(ctx context.Context) error {
 	}
 	t := &portico.TOTP{UserID: u.ID, CreatedAt: s.clock.Now()}
 	t.Sealed = s.sealer.Seal([]byte(key.Secret()), totpContext(u.ID))
-	return s.store.PutPendingTOTP(ctx, t)
+	action := portico.AuditEntry{Action: "two_factor.start", Target: u.Username}
+	err = s.store.InTx(ctx, func(st store.Store) error {
+		if err := st.PutPendingTOTP(ctx, t); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, action)
+	})
+	if err != nil {
+		s.auditRefusal(ctx, action, err)
+	}
+	return err
 }
 
 // ConfirmTwoFactor switches the signed-in user's pending secret on once

@@ -99,6 +99,9 @@ func TestTwoFactorSetUp(t *testing.T) {
 	}
 	// Starting again does not replace an enabled factor.
 	wantCode(t, e.svc.StartTwoFactor(as(alice)), portico.ECONFLICT)
+	if got := audit(t, e, "two_factor.start"); len(got) != 2 || got[0].Result != portico.ResultDenied || got[1].Result != portico.ResultOK {
+		t.Errorf("audit of starting: %+v", got)
+	}
 	if got := audit(t, e, "two_factor.enable"); len(got) != 6 || got[0].Result != portico.ResultOK || got[0].Target != "alice" {
 		t.Errorf("audit: %+v", got)
 	}
