@@ -45,6 +45,7 @@ Commands:
   serve                      run the server
   user add NAME --email E    create a user
   user roles NAME            grant or revoke portal roles
+  user reset-2fa NAME        switch a user's two-step sign-in off
   settings get [KEY…]        show settings
   settings set KEY=VALUE…    change settings
   device sim                 simulate devices over the device API or Apple MDM

@@ -32,8 +32,10 @@ func (c *cli) user(ctx context.Context, g globals, args []string) error {
 		return c.userAdd(ctx, g, args[1:])
 	case "roles":
 		return c.userRoles(ctx, g, args[1:])
+	case "reset-2fa":
+		return c.userResetTwoFactor(ctx, g, args[1:])
 	}
-	return usageError(fmt.Sprintf("unknown user command %q; use add or roles", args[0]))
+	return usageError(fmt.Sprintf("unknown user command %q; use add, roles or reset-2fa", args[0]))
 }
 
 func (c *cli) userAdd(ctx context.Context, g globals, args []string) error {

@@ -108,6 +108,7 @@ func New(cfg Config) (*Server, error) {
 		web.AccessLog(cfg.Log),
 		m.instrument,
 		web.SecurityHeaders(cfg.TLS),
+		web.AccessRules(cfg.Service, renderer.ErrorPage, cfg.Log),
 	)
 	return &Server{mux: mux, handler: handler, devices: devices}, nil
 }

@@ -23,6 +23,10 @@ var publicRoutes = []string{
 	"GET /static/",
 	"GET /login",
 	"POST /login",
+	// The second step of signing in: it acts only on the sign-in its
+	// session holds after a right password.
+	"GET /login/code",
+	"POST /login/code",
 	"GET /go",
 	"POST /go",
 	"POST /api/device/v1/register",

@@ -33,6 +33,11 @@ func (s *Service) Login(ctx context.Context, username, password string) (*portic
 		return nil, err
 	}
 	ctx = portico.NewContextWithActor(ctx, portico.Actor{User: u, Source: portico.ActorFromContext(ctx).Source})
+	if on, err := s.twoFactorEnabled(ctx, u.ID); err != nil {
+		return nil, err
+	} else if on {
+		action.Detail = "password right; the second factor follows"
+	}
 	if err := s.audit(ctx, s.store, action); err != nil {
 		return nil, err
 	}

@@ -50,6 +50,9 @@ func (s *Service) SetSettings(ctx context.Context, values map[string]string) err
 			}
 		}
 	}
+	if err := checkAdminLockOut(ctx, values); err != nil {
+		return err
+	}
 	return s.store.InTx(ctx, func(st store.Store) error {
 		old, err := st.SettingValues(ctx)
 		if err != nil {

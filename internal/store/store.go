@@ -30,6 +30,7 @@ type Store interface {
 	Outbox
 	APIKeys
 	PushCertificates
+	TwoFactor
 
 	// InTx runs fn with a Store whose writes all commit when fn returns nil
 	// and none do when it returns an error: an action and its audit entry are
@@ -374,4 +375,31 @@ type PushCertificates interface {
 	// DeletePushCertificate removes the certificate; ENOTFOUND when there
 	// is none.
 	DeletePushCertificate(ctx context.Context) error
+}
+
+// TwoFactor holds the users' second factors (SPEC LOGIN-2): one TOTP
+// secret per user and, once it is enabled, its recovery codes. Accepting a
+// code is a write conditional on it not having been accepted before, so
+// that a code replayed, even at the same moment, is refused.
+type TwoFactor interface {
+	// PutPendingTOTP stores a secret the user is setting up, replacing one
+	// not yet enabled; ECONFLICT when the user's second factor is enabled.
+	PutPendingTOTP(ctx context.Context, t *portico.TOTP) error
+	// TOTP returns the user's second factor; ENOTFOUND when there is none.
+	TOTP(ctx context.Context, userID int64) (*portico.TOTP, error)
+	// EnableTOTP enables the user's pending secret at the time, with the
+	// step of the code that confirmed it, and stores the SHA-256 of its
+	// recovery codes; ECONFLICT when it is not pending.
+	EnableTOTP(ctx context.Context, userID, step int64, at time.Time, recoveryHashes [][]byte) error
+	// UseTOTPStep accepts a code of the step for the user's enabled
+	// secret; ECONFLICT when a code of this step or a later one was.
+	UseTOTPStep(ctx context.Context, userID, step int64) error
+	// UseRecoveryCode marks the user's unused recovery code of this hash
+	// used at the time; ENOTFOUND when there is none.
+	UseRecoveryCode(ctx context.Context, userID int64, hash []byte, at time.Time) error
+	// RecoveryCodesLeft counts the user's unused recovery codes.
+	RecoveryCodesLeft(ctx context.Context, userID int64) (int, error)
+	// DeleteTOTP forgets the user's second factor and recovery codes; it
+	// is not an error when there is none.
+	DeleteTOTP(ctx context.Context, userID int64) error
 }

@@ -115,6 +115,7 @@ func (s *Sessions) SignIn(ctx context.Context, u *portico.User) error {
 	if err := manager(ctx).RenewToken(ctx); err != nil {
 		return err
 	}
+	s.DropHeld(ctx)
 	manager(ctx).Put(ctx, sessionUserKey, u.ID)
 	manager(ctx).Put(ctx, sessionEpochKey, u.SessionEpoch)
 	return nil
@@ -148,12 +149,98 @@ func (s *Sessions) Guards() map[Access]Guard {
 	return map[Access]Guard{
 		Visitor:  browser(nil),
 		SignedIn: browser(func(*portico.User) error { return nil }),
-		Admin: browser(func(u *portico.User) error {
-			if !u.Admin {
-				return portico.Errorf(portico.EFORBIDDEN, "This page is for administrators.")
-			}
-			return nil
-		}),
+		Admin: func(next http.Handler) http.Handler {
+			return browser(func(u *portico.User) error {
+				if !u.Admin {
+					return portico.Errorf(portico.EFORBIDDEN, "This page is for administrators.")
+				}
+				return nil
+			})(s.enrolFirst(next))
+		},
+	}
+}
+
+// AdminGate says whether an admin must set up a second factor before any
+// admin page (the setting security.require_admin_2fa).
+type AdminGate interface {
+	AdminMustEnrol(ctx context.Context, u *portico.User) (bool, error)
+}
+
+// TwoFactorPage is where a user sets up a second factor.
+const TwoFactorPage = "/account/two-factor"
+
+// enrolFirst sends an admin whom the settings require to use a second
+// factor, and who has none, to set one up; the users' loader decides, when
+// it is an AdminGate.
+func (s *Sessions) enrolFirst(next http.Handler) http.Handler {
+	gate, ok := s.users.(AdminGate)
+	if !ok {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		must, err := gate.AdminMustEnrol(r.Context(), portico.ActorFromContext(r.Context()).User)
+		if err != nil {
+			s.page(w, r, err)
+			return
+		}
+		if !must {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			s.Flash(r.Context(), "Administrators must use two-step sign-in. Set it up here to open the admin portal.")
+			http.Redirect(w, r, TwoFactorPage, http.StatusSeeOther)
+			return
+		}
+		s.page(w, r, portico.Errorf(portico.EFORBIDDEN, "Administrators must use two-step sign-in. Set it up on your account page first."))
+	})
+}
+
+// HeldSignIn is a sign-in whose password was right and that waits for its
+// second factor. The session holding it is not signed in.
+type HeldSignIn struct {
+	UserID, Epoch int64
+	Started       time.Time
+	Next          string
+}
+
+const (
+	heldUserKey    = "held_user_id"
+	heldEpochKey   = "held_epoch"
+	heldStartedKey = "held_started"
+	heldNextKey    = "held_next"
+)
+
+// HoldSignIn keeps a sign-in waiting for its second factor, under a new
+// token, in a session that stays signed out.
+func (s *Sessions) HoldSignIn(ctx context.Context, h HeldSignIn) error {
+	m := manager(ctx)
+	if err := m.RenewToken(ctx); err != nil {
+		return err
+	}
+	m.Remove(ctx, sessionUserKey)
+	m.Put(ctx, heldUserKey, h.UserID)
+	m.Put(ctx, heldEpochKey, h.Epoch)
+	m.Put(ctx, heldStartedKey, h.Started.UnixNano())
+	m.Put(ctx, heldNextKey, h.Next)
+	return nil
+}
+
+// Held returns the sign-in the session holds, if any.
+func (s *Sessions) Held(ctx context.Context) (HeldSignIn, bool) {
+	m := manager(ctx)
+	id := m.GetInt64(ctx, heldUserKey)
+	return HeldSignIn{
+		UserID: id, Epoch: m.GetInt64(ctx, heldEpochKey),
+		Started: time.Unix(0, m.GetInt64(ctx, heldStartedKey)), Next: m.GetString(ctx, heldNextKey),
+	}, id != 0
+}
+
+// DropHeld forgets the held sign-in.
+func (s *Sessions) DropHeld(ctx context.Context) {
+	m := manager(ctx)
+	for _, k := range []string{heldUserKey, heldEpochKey, heldStartedKey, heldNextKey} {
+		m.Remove(ctx, k)
 	}
 }
 

@@ -57,6 +57,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Certificates", testCertificates},
 		{"RegisteredWith", testRegisteredWith},
 		{"SecureAppsPINs", testSecureAppsPINs},
+		{"TwoFactor", testTwoFactor},
+		{"TOTPStepOnce", testTOTPStepOnce},
 		{"Invitations", testInvitations},
 		{"InvitationsRefused", testInvitationsRefused},
 		{"ActivateDevice", testActivateDevice},

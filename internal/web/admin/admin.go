@@ -28,6 +28,7 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	mux.Handle("POST /admin/users", web.Admin, r.HTML(h.createUser))
 	mux.Handle("GET /admin/users/{id}", web.Admin, r.HTML(h.user))
 	mux.Handle("POST /admin/users/{id}/roles", web.Admin, r.HTML(h.setRoles))
+	mux.Handle("POST /admin/users/{id}/two-factor/reset", web.Admin, r.HTML(h.resetTwoFactor))
 	mux.Handle("GET /admin/devices", web.Admin, r.HTML(h.devices))
 	mux.Handle("GET /admin/devices/export", web.Admin, r.HTML(h.exportDevices))
 	mux.Handle("GET /admin/settings", web.Admin, http.RedirectHandler("/admin/settings/"+portico.SettingGroups[0].Key, http.StatusSeeOther))
@@ -119,6 +120,8 @@ type userPage struct {
 	deviceTable
 	Subject *portico.User
 	Roles   []portico.Role
+	// TwoFactor says whether the user signs in with a second factor.
+	TwoFactor bool
 }
 
 func (h *handler) user(w http.ResponseWriter, r *http.Request) error {
@@ -134,9 +137,34 @@ func (h *handler) user(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	twoFactor, err := h.svc.UserTwoFactor(r.Context(), id)
+	if err != nil {
+		return err
+	}
 	return h.ui.Render(w, http.StatusOK, "admin_user", userPage{
 		Layout: h.layout(r, u.Username), Subject: u, Roles: portico.Roles, deviceTable: deviceTable{Devices: devices},
+		TwoFactor: twoFactor,
 	})
+}
+
+// resetTwoFactor switches a user's second factor off, for a user who lost
+// both phone and recovery codes; the form's box confirms it.
+func (h *handler) resetTwoFactor(w http.ResponseWriter, r *http.Request) error {
+	id, err := web.PathID(r, "id", "user")
+	if err != nil {
+		return err
+	}
+	if err := web.ParseForm(w, r); err != nil {
+		return err
+	}
+	if r.PostForm.Get("confirm") != "yes" {
+		return portico.Errorf(portico.EINVALID, "Tick the box to confirm that you checked who asked for the reset.")
+	}
+	u, err := h.svc.ResetTwoFactor(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return h.done(w, r, "/admin/users/"+strconv.FormatInt(id, 10), "Two-step sign-in of "+u.Username+" is off. They sign in with their password and can set it up again.")
 }
 
 func (h *handler) setRoles(w http.ResponseWriter, r *http.Request) error {

@@ -24,6 +24,7 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	mux.Handle("GET /login", web.Visitor, r.HTML(h.loginPage))
 	mux.Handle("POST /login", web.Visitor, r.HTML(h.login))
 	mux.Handle("POST /logout", web.SignedIn, r.HTML(h.logout))
+	registerTwoFactor(mux, h, r)
 	mux.Handle("GET /{$}", web.SignedIn, r.HTML(h.home))
 	mux.Handle("GET /devices/{id}", web.SignedIn, r.HTML(h.device))
 	mux.Handle("GET /register", web.SignedIn, r.HTML(h.registerPage))
@@ -60,6 +61,7 @@ func (h *handler) layout(r *http.Request, title string) (ui.Layout, portico.Capa
 	if l.User.HasRole(portico.RoleChangeAccount) {
 		l.Menu = append(l.Menu, ui.MenuItem{Label: portico.RoleChangeAccount.Label(), Href: "/account"})
 	}
+	l.Menu = append(l.Menu, ui.MenuItem{Label: "Two-step sign-in", Href: web.TwoFactorPage})
 	return l, caps, nil
 }
 
@@ -94,6 +96,17 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) error {
 			Layout: h.ui.Layout(r, "Sign in", "portal"),
 			Next:   next, Username: username, Error: portico.ErrorMessage(err),
 		})
+	}
+	held, err := h.svc.BeginSignIn(r.Context(), u)
+	if err != nil {
+		return err
+	}
+	if held != nil {
+		if err := h.sessions.HoldSignIn(r.Context(), web.HeldSignIn{UserID: held.UserID, Epoch: held.Epoch, Started: held.Started, Next: next}); err != nil {
+			return err
+		}
+		http.Redirect(w, r, "/login/code", http.StatusSeeOther)
+		return nil
 	}
 	if err := h.sessions.SignIn(r.Context(), u); err != nil {
 		return err
