@@ -24,7 +24,13 @@ func (s *Service) Capabilities(ctx context.Context) (portico.Capabilities, error
 	return capabilities(u, v), nil
 }
 
+// capabilities is the one rule for what a user may start. A disabled user
+// may start nothing, nor may one who must still replace a temporary
+// password an admin gave.
 func capabilities(u *portico.User, v portico.SettingValues) portico.Capabilities {
+	if u.Disabled || u.MustChangePassword {
+		return portico.Capabilities{}
+	}
 	return portico.Capabilities{
 		Invite:       u.HasRole(portico.RoleRegisterDevice),
 		RequestPIN:   u.HasRole(portico.RoleRequestPIN) && v.Bool("registration.pin_enabled"),

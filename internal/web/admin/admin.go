@@ -28,6 +28,7 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	mux.Handle("POST /admin/users", web.Admin, r.HTML(h.createUser))
 	mux.Handle("GET /admin/users/{id}", web.Admin, r.HTML(h.user))
 	mux.Handle("POST /admin/users/{id}/roles", web.Admin, r.HTML(h.setRoles))
+	registerUsers(mux, h, r)
 	mux.Handle("GET /admin/devices", web.Admin, r.HTML(h.devices))
 	mux.Handle("GET /admin/settings", web.Admin, http.RedirectHandler("/admin/settings/"+portico.SettingGroups[0].Key, http.StatusSeeOther))
 	mux.Handle("GET /admin/settings/{group}", web.Admin, r.HTML(h.settings))
@@ -49,34 +50,6 @@ func (h *handler) done(w http.ResponseWriter, r *http.Request, to, msg string) e
 	h.sessions.Flash(r.Context(), msg)
 	http.Redirect(w, r, to, http.StatusSeeOther)
 	return nil
-}
-
-type usersPage struct {
-	ui.Layout
-	Users []*portico.User
-	Roles []portico.Role
-	// Form keeps what the admin typed when creating a user was refused.
-	Form    *portico.User
-	Error   string
-	Created *portico.User
-	// Password is the new user's generated password, shown once.
-	Password string
-}
-
-func (h *handler) users(w http.ResponseWriter, r *http.Request) error {
-	return h.renderUsers(w, r, http.StatusOK, usersPage{})
-}
-
-func (h *handler) renderUsers(w http.ResponseWriter, r *http.Request, status int, p usersPage) error {
-	users, err := h.svc.Users(r.Context())
-	if err != nil {
-		return err
-	}
-	p.Layout, p.Users, p.Roles = h.layout(r, "Users"), users, portico.Roles
-	if p.Form == nil {
-		p.Form = &portico.User{}
-	}
-	return h.ui.Render(w, status, "admin_users", p)
 }
 
 // createUser shows the generated password on the page it answers with,
@@ -110,50 +83,6 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) error {
 type deviceTable struct {
 	Devices []*portico.Device
 	Owners  map[int64]*portico.User
-}
-
-type userPage struct {
-	ui.Layout
-	deviceTable
-	Subject *portico.User
-	Roles   []portico.Role
-}
-
-func (h *handler) user(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id", "user")
-	if err != nil {
-		return err
-	}
-	u, err := h.svc.User(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	devices, err := h.svc.AllDevices(r.Context(), store.DeviceFilter{UserID: id})
-	if err != nil {
-		return err
-	}
-	return h.ui.Render(w, http.StatusOK, "admin_user", userPage{
-		Layout: h.layout(r, u.Username), Subject: u, Roles: portico.Roles, deviceTable: deviceTable{Devices: devices},
-	})
-}
-
-func (h *handler) setRoles(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id", "user")
-	if err != nil {
-		return err
-	}
-	if err := web.ParseForm(w, r); err != nil {
-		return err
-	}
-	roles, err := portico.ParseRoles(r.PostForm["role"])
-	if err != nil {
-		return err
-	}
-	u, err := h.svc.SetRoles(r.Context(), id, roles)
-	if err != nil {
-		return err
-	}
-	return h.done(w, r, "/admin/users/"+strconv.FormatInt(id, 10), "Saved the portal roles of "+u.Username+".")
 }
 
 // devicesPerPage keeps the device list quick with a large fleet.
