@@ -207,12 +207,12 @@ func users(n int) string {
 type userPage struct {
 	ui.Layout
 	deviceTable
-	Subject  *portico.User
-	Roles    []portico.Role
-	Sets     []*portico.RoleSet
-	AllSets  []*portico.RoleSet
-	Error    string
-	Form     *portico.User
+	Subject   *portico.User
+	Roles     []portico.Role
+	Sets      []*portico.RoleSet
+	AllSets   []*portico.RoleSet
+	Error     string
+	Form      *portico.User
 	Link      *service.PasswordLink
 	Password  string
 	LinkHours int
