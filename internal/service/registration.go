@@ -305,6 +305,22 @@ var errWrongPIN = portico.Errorf(portico.EUNAUTHENTICATED, "The user name or PIN
 // tried against the user's own registrations that have one. It returns the
 // registration to complete, or nil for a password without a token.
 func (s *Service) authenticateRegistration(ctx context.Context, username, password, pin, token string) (*portico.User, *portico.Invitation, error) {
+	u, inv, err := s.registrationCredentials(ctx, username, password, pin, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The same rule as for what a user may start in the portal: a PIN
+	// handed out before the user was disabled registers nothing.
+	switch {
+	case u.Disabled:
+		return nil, nil, errDisabled
+	case u.MustChangePassword:
+		return nil, nil, portico.Errorf(portico.EFORBIDDEN, "Sign in to the portal and choose your own password before you register a device.")
+	}
+	return u, inv, nil
+}
+
+func (s *Service) registrationCredentials(ctx context.Context, username, password, pin, token string) (*portico.User, *portico.Invitation, error) {
 	pin = strings.Join(strings.Fields(pin), "")
 	switch {
 	case password == "" && pin == "":
