@@ -396,3 +396,61 @@ func TestTemporaryPasswordMustBeReplaced(t *testing.T) {
 	_, err = e.svc.ReplaceTemporaryPassword(as(now), service.NewPassword{Password: "my-own-password-2", Repeat: "my-own-password-2"})
 	wantCode(t, err, portico.ECONFLICT)
 }
+
+func TestLosingThePINRoleThroughASetStopsTheOneTimePIN(t *testing.T) {
+	tests := []struct {
+		name string
+		lose func(e *env, alice *portico.User, set *portico.RoleSet) error
+		// works says whether the PIN still works: alice keeps the role
+		// some other way.
+		works bool
+	}{
+		{"taken out of the set", func(e *env, alice *portico.User, set *portico.RoleSet) error {
+			_, err := e.svc.UnassignRoleSet(e.op, set.ID, []int64{alice.ID})
+			return err
+		}, false},
+		{"role removed from the set", func(e *env, alice *portico.User, set *portico.RoleSet) error {
+			_, err := e.svc.UpdateRoleSet(e.op, set.ID, set.Name, []portico.Role{portico.RoleRequestPIN})
+			return err
+		}, false},
+		{"set deleted", func(e *env, alice *portico.User, set *portico.RoleSet) error {
+			return e.svc.DeleteRoleSet(e.op, set.ID)
+		}, false},
+		{"own role revoked, the set still grants it", func(e *env, alice *portico.User, set *portico.RoleSet) error {
+			_, err := e.svc.ChangeRoles(e.op, "alice", nil, []portico.Role{portico.RoleResetSecureAppsPasscode})
+			return err
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.secureAppsOn(t, nil)
+			alice := e.addUser(t, "alice", false, portico.RoleResetSecureAppsPasscode)
+			set, _ := e.svc.CreateRoleSet(e.op, "Passcodes", []portico.Role{portico.RoleResetSecureAppsPasscode, portico.RoleRequestPIN})
+			if _, err := e.svc.AssignRoleSet(e.op, set.ID, []int64{alice.ID}); err != nil {
+				t.Fatal(err)
+			}
+			if !tt.works {
+				// Only the set grants the role.
+				if _, err := e.svc.SetRoles(e.op, alice.ID, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			alice = e.reload(t, alice)
+			phone, token := registerWith(t, e, alice, portico.PlatformIOS, true)
+			made, err := e.svc.ResetSecureAppsPasscode(as(alice), phone.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.lose(e, alice, set); err != nil {
+				t.Fatal(err)
+			}
+			err = e.svc.RecoverSecureAppsPasscode(e.onDevice(t, token, "198.51.100.8"), "alice", "", made.PIN)
+			if tt.works && err != nil {
+				t.Errorf("the PIN stopped working: %v", err)
+			} else if !tt.works {
+				wantCode(t, err, portico.EFORBIDDEN)
+			}
+		})
+	}
+}

@@ -84,7 +84,14 @@ func (s *Service) UpdateRoleSet(ctx context.Context, id int64, name string, role
 		if err := s.audit(ctx, st, portico.AuditEntry{Action: action.Action, Target: old.Name, Detail: detail}); err != nil {
 			return err
 		}
-		return s.setLostRoles(ctx, st, old, next)
+		if !lostPINRole(old, next) {
+			return nil
+		}
+		members, err := st.RoleSetMembers(ctx, id)
+		if err != nil {
+			return err
+		}
+		return s.membersChanged(ctx, st, members)
 	})
 	if err != nil {
 		return nil, err
@@ -92,21 +99,16 @@ func (s *Service) UpdateRoleSet(ctx context.Context, id int64, name string, role
 	return next, nil
 }
 
-// setLostRoles applies to the set's members what losing roles of the set
-// ends (a one-time PIN): only when next no longer holds a role old did.
-func (s *Service) setLostRoles(ctx context.Context, st store.Store, old, next *portico.RoleSet) error {
-	if !old.HasRole(portico.RoleResetSecureAppsPasscode) || (next != nil && next.HasRole(portico.RoleResetSecureAppsPasscode)) {
-		return nil
-	}
-	members, err := st.RoleSetMembers(ctx, old.ID)
-	if err != nil {
-		return err
-	}
-	if next == nil {
-		if err := st.DeleteRoleSet(ctx, old.ID); err != nil {
-			return err
-		}
-	}
+// lostPINRole says whether members of a set lose what its role to reset
+// secure apps passcodes gave them (a one-time PIN) when the set changes
+// from old to next, nil for deleted.
+func lostPINRole(old, next *portico.RoleSet) bool {
+	return old.HasRole(portico.RoleResetSecureAppsPasscode) && (next == nil || !next.HasRole(portico.RoleResetSecureAppsPasscode))
+}
+
+// membersChanged applies to each member what the change of their roles
+// ends.
+func (s *Service) membersChanged(ctx context.Context, st store.Store, members []int64) error {
 	for _, id := range members {
 		if _, err := s.rolesChanged(ctx, st, id); err != nil {
 			return err
@@ -128,13 +130,16 @@ func (s *Service) DeleteRoleSet(ctx context.Context, id int64) error {
 		if err != nil {
 			return err
 		}
-		if old.HasRole(portico.RoleResetSecureAppsPasscode) {
-			// setLostRoles deletes the set once it knows its members.
-			err = s.setLostRoles(ctx, st, old, nil)
-		} else {
-			err = st.DeleteRoleSet(ctx, id)
+		var members []int64
+		if lostPINRole(old, nil) {
+			if members, err = st.RoleSetMembers(ctx, id); err != nil {
+				return err
+			}
 		}
-		if err != nil {
+		if err := st.DeleteRoleSet(ctx, id); err != nil {
+			return err
+		}
+		if err := s.membersChanged(ctx, st, members); err != nil {
 			return err
 		}
 		return s.audit(ctx, st, portico.AuditEntry{Action: action.Action, Target: old.Name,
@@ -183,12 +188,12 @@ func (s *Service) changeMembers(ctx context.Context, what string, setID int64, u
 		if err != nil {
 			return err
 		}
-		for _, u := range users {
-			if what == "roleset.unassign" && set.HasRole(portico.RoleResetSecureAppsPasscode) {
-				if _, err := s.rolesChanged(ctx, st, u.ID); err != nil {
-					return err
-				}
+		if what == "roleset.unassign" && lostPINRole(set, nil) {
+			if err := s.membersChanged(ctx, st, ids); err != nil {
+				return err
 			}
+		}
+		for _, u := range users {
 			if err := s.audit(ctx, st, portico.AuditEntry{Action: what, Target: u.Username, Detail: "role set " + set.Name}); err != nil {
 				return err
 			}
