@@ -173,7 +173,7 @@ func (h *handler) bulkChange(r *http.Request, f url.Values) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return "Changed the roles of " + users(n) + "; the others had them as asked already.", nil
+		return "Changed the roles of " + countUsers(n) + "; the others had them as asked already.", nil
 	case "assign", "unassign":
 		setID, err := strconv.ParseInt(f.Get("set"), 10, 64)
 		if err != nil {
@@ -192,12 +192,12 @@ func (h *handler) bulkChange(r *http.Request, f url.Values) (string, error) {
 		if action == "unassign" {
 			verb = "Took"
 		}
-		return verb + " the role set " + set.Name + " to " + users(len(ids)) + "; it has " + users(set.Members) + " now.", nil
+		return verb + " the role set " + set.Name + " to " + countUsers(len(ids)) + "; it has " + countUsers(set.Members) + " now.", nil
 	}
 	return "", portico.Errorf(portico.EINVALID, "Choose what to do with the ticked users.")
 }
 
-func users(n int) string {
+func countUsers(n int) string {
 	if n == 1 {
 		return "1 user"
 	}
@@ -569,5 +569,5 @@ func (h *handler) importUsers(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	return h.done(w, r, "/admin/users", "Imported "+users(len(res.Users))+"; "+users(res.Mailed)+" were mailed a link to choose a password.")
+	return h.done(w, r, "/admin/users", "Imported "+countUsers(len(res.Users))+"; "+countUsers(res.Mailed)+" were mailed a link to choose a password.")
 }
