@@ -143,11 +143,54 @@ func TestBrowserImportUsersAndGiveARoleSet(t *testing.T) {
 		}
 		return roles
 	}
+	if roles := effective("emp07"); strings.Contains(roles, "Change account info") {
+		t.Errorf("emp07, not ticked, has the set's roles: %q", roles)
+	}
 	if roles := effective("emp03"); !strings.Contains(roles, "Change account info") || !strings.Contains(roles, "Wipe") || !strings.Contains(roles, "Lock") {
 		t.Errorf("emp03's effective roles are %q, want the set's and their own", roles)
 	}
 	screenshot(t, ctx, "admin-user-effective-roles-phone")
-	if roles := effective("emp07"); strings.Contains(roles, "Change account info") {
-		t.Errorf("emp07, not ticked, has the set's roles: %q", roles)
+
+	// emp03 chooses a password with a link the admin sends, signs in, and
+	// finds the set's role in the welcome menu.
+	if err := clickAndLoad(ctx, `form[action$="/password-link"] button`); err != nil {
+		t.Fatal(err)
+	}
+	link, err := chromedp.Run(ctx, chromedp.Text(`.flash .secret`))
+	if err != nil || !strings.Contains(link, "/reset-password?t=") {
+		t.Fatalf("the password link shown: %q, %v", link, err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(`details.welcome summary`),
+		chromedp.WaitVisible(`nav.menu button`),
+		chromedp.Click(`nav.menu button`),
+		chromedp.WaitVisible(`input[name="username"]`),
+		chromedp.Navigate(strings.TrimSpace(link)),
+		chromedp.WaitVisible(`input[name="password"]`),
+		chromedp.SendKeys(`input[name="password"]`, "emp03-chosen-1"),
+		chromedp.SendKeys(`input[name="repeat"]`, "emp03-chosen-1"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := clickAndLoad(ctx, `form[action="/reset-password"] button`); err != nil {
+		t.Fatal(err)
+	}
+	if done, err := chromedp.Run(ctx, chromedp.Text("main")); err != nil || !strings.Contains(done, "is set") {
+		t.Fatalf("after choosing the password: %q, %v", done, err)
+	}
+	if err := browserSignIn(ctx, in.URL, "emp03", "emp03-chosen-1", 390, 844); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(`details.welcome summary`), chromedp.WaitVisible(`nav.menu`)); err != nil {
+		t.Fatal(err)
+	}
+	menu, err := chromedp.Run(ctx, chromedp.Text(`nav.menu`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "role-set-menu-phone")
+	if !strings.Contains(menu, "Change account info") {
+		t.Errorf("emp03's menu lacks the role set's entry:\n%s", menu)
 	}
 }
