@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -237,9 +238,14 @@ func (h *handler) renderUser(w http.ResponseWriter, r *http.Request, status int,
 	if p.Sets, err = h.svc.UserRoleSets(ctx, id); err != nil {
 		return err
 	}
-	if p.AllSets, err = h.svc.RoleSets(ctx); err != nil {
+	all, err := h.svc.RoleSets(ctx)
+	if err != nil {
 		return err
 	}
+	// Offer only the sets the user is not in yet.
+	p.AllSets = slices.DeleteFunc(all, func(s *portico.RoleSet) bool {
+		return slices.ContainsFunc(p.Sets, func(in *portico.RoleSet) bool { return in.ID == s.ID })
+	})
 	if p.Form == nil {
 		p.Form = p.Subject
 	}
