@@ -211,7 +211,7 @@ type userPage struct {
 	Subject   *portico.User
 	Roles     []portico.Role
 	Sets      []*portico.RoleSet
-	AllSets   []*portico.RoleSet
+	Offered   []*portico.RoleSet
 	Error     string
 	Form      *portico.User
 	Link      *service.PasswordLink
@@ -243,7 +243,7 @@ func (h *handler) renderUser(w http.ResponseWriter, r *http.Request, status int,
 		return err
 	}
 	// Offer only the sets the user is not in yet.
-	p.AllSets = slices.DeleteFunc(all, func(s *portico.RoleSet) bool {
+	p.Offered = slices.DeleteFunc(all, func(s *portico.RoleSet) bool {
 		return slices.ContainsFunc(p.Sets, func(in *portico.RoleSet) bool { return in.ID == s.ID })
 	})
 	if p.Form == nil {
