@@ -93,22 +93,34 @@ func roleList() string {
 
 // User is a person who signs in to the portal.
 type User struct {
-	ID        int64     `json:"id"`
-	Username  string    `json:"username"`
-	Name      string    `json:"name"`
-	Email     string    `json:"email"`
-	Phone     string    `json:"phone,omitempty"`
-	Admin     bool      `json:"admin"`
-	Disabled  bool      `json:"disabled"`
-	Roles     []Role    `json:"roles"`
+	ID       int64  `json:"id"`
+	Username string `json:"username"`
+	Name     string `json:"name"`
+	Email    string `json:"email"`
+	Phone    string `json:"phone,omitempty"`
+	Admin    bool   `json:"admin"`
+	Disabled bool   `json:"disabled"`
+	// Roles are the user's effective portal roles: their own and those of
+	// every role set they are in. Every check of what the user may do reads
+	// these.
+	Roles []Role `json:"roles"`
+	// OwnRoles are the roles granted to the user directly.
+	OwnRoles  []Role    `json:"own_roles"`
 	CreatedAt time.Time `json:"created_at"`
 	// SessionEpoch moves on when the user's password changes: a browser
 	// session signed in under an earlier one has ended (SPEC ACC-1).
 	SessionEpoch int64 `json:"-"`
+	// MustChangePassword is set by a temporary password an admin gave: the
+	// portal lets the user do nothing else until they chose their own.
+	MustChangePassword bool `json:"must_change_password"`
 }
 
 // HasRole reports whether the user was granted the portal role.
 func (u *User) HasRole(r Role) bool { return u != nil && slices.Contains(u.Roles, r) }
+
+// HasOwnRole reports whether the role was granted to the user directly,
+// not only with a role set.
+func (u *User) HasOwnRole(r Role) bool { return u != nil && slices.Contains(u.OwnRoles, r) }
 
 // DisplayName is the name the welcome menu shows.
 func (u *User) DisplayName() string {

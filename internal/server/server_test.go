@@ -29,6 +29,8 @@ var publicRoutes = []string{
 	"POST /login/code",
 	"GET /go",
 	"POST /go",
+	"GET /reset-password",
+	"POST /reset-password",
 	"POST /api/device/v1/register",
 	"/api/device/v1/",
 	"GET /api/device/v1/openapi.yaml",

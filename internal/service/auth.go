@@ -12,6 +12,8 @@ import (
 	"github.com/portico-mdm/portico/internal/secret"
 )
 
+var errDisabled = portico.Errorf(portico.EFORBIDDEN, "This account is disabled. Ask the helpdesk if you need it again.")
+
 // Failed sign-ins from one address may outnumber those against one user by
 // this factor before the address is locked out: a NAT carries many users.
 const addressFailureFactor = 4
@@ -87,8 +89,13 @@ func (s *Service) verify(ctx context.Context, username, password string) (*porti
 	}
 	if ok, err := secret.CheckPassword(hash, password); err != nil {
 		return nil, err
-	} else if !ok || u.Disabled {
+	} else if !ok {
 		return nil, errWrongCredentials
+	}
+	if u.Disabled {
+		// Said only to someone who knows the password, so it tells a
+		// guesser nothing.
+		return nil, errDisabled
 	}
 	return u, nil
 }

@@ -24,7 +24,13 @@ func (s *Service) Capabilities(ctx context.Context) (portico.Capabilities, error
 	return capabilities(u, v), nil
 }
 
+// capabilities is the one rule for what a user may start. A disabled user
+// may start nothing, nor may one who must still replace a temporary
+// password an admin gave.
 func capabilities(u *portico.User, v portico.SettingValues) portico.Capabilities {
+	if u.Disabled || u.MustChangePassword {
+		return portico.Capabilities{}
+	}
 	return portico.Capabilities{
 		Invite:       u.HasRole(portico.RoleRegisterDevice),
 		RequestPIN:   u.HasRole(portico.RoleRequestPIN) && v.Bool("registration.pin_enabled"),
@@ -350,6 +356,22 @@ var errWrongPIN = portico.Errorf(portico.EUNAUTHENTICATED, "The user name or PIN
 // tried against the user's own registrations that have one. It returns the
 // registration to complete, or nil for a password without a token.
 func (s *Service) authenticateRegistration(ctx context.Context, username, password, pin, token string) (*portico.User, *portico.Invitation, error) {
+	u, inv, err := s.registrationCredentials(ctx, username, password, pin, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The same rule as for what a user may start in the portal: a PIN
+	// handed out before the user was disabled registers nothing.
+	switch {
+	case u.Disabled:
+		return nil, nil, errDisabled
+	case u.MustChangePassword:
+		return nil, nil, portico.Errorf(portico.EFORBIDDEN, "Sign in to the portal and choose your own password before you register a device.")
+	}
+	return u, inv, nil
+}
+
+func (s *Service) registrationCredentials(ctx context.Context, username, password, pin, token string) (*portico.User, *portico.Invitation, error) {
 	pin = strings.Join(strings.Fields(pin), "")
 	switch {
 	case password == "" && pin == "":

@@ -30,6 +30,7 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*portico.User, st
 	u.Username = strings.TrimSpace(u.Username)
 	u.Email = strings.TrimSpace(u.Email)
 	u.Roles = portico.NormalizeRoles(u.Roles)
+	u.OwnRoles = u.Roles
 	u.CreatedAt = s.clock.Now()
 	if err := u.Validate(); err != nil {
 		return nil, "", err
@@ -108,40 +109,22 @@ func (s *Service) UserByUsername(ctx context.Context, username string) (*portico
 	return s.store.UserByUsername(ctx, username)
 }
 
-// SetRoles replaces a user's portal roles (admins only).
+// SetRoles replaces a user's own portal roles (admins only); the roles of
+// the user's role sets stay.
 func (s *Service) SetRoles(ctx context.Context, userID int64, roles []portico.Role) (*portico.User, error) {
 	if err := requireAdmin(ctx); err != nil {
 		s.auditRefusal(ctx, portico.AuditEntry{Action: "user.roles", Target: fmt.Sprint(userID)}, err)
 		return nil, err
 	}
-	for _, r := range roles {
-		if _, err := portico.ParseRole(string(r)); err != nil {
-			return nil, err
-		}
+	roles, err := checkRoles(roles)
+	if err != nil {
+		return nil, err
 	}
-	roles = portico.NormalizeRoles(roles)
 	var u *portico.User
-	err := s.store.InTx(ctx, func(st store.Store) error {
+	err = s.store.InTx(ctx, func(st store.Store) error {
 		var err error
-		if u, err = st.UserByID(ctx, userID); err != nil {
-			return err
-		}
-		if slices.Equal(u.Roles, roles) {
-			return nil
-		}
-		if err := st.SetUserRoles(ctx, userID, roles); err != nil {
-			return err
-		}
-		// The one-time PIN goes with the role that made it: taking the role
-		// away must stop the PIN too.
-		if u.HasRole(portico.RoleResetSecureAppsPasscode) && !slices.Contains(roles, portico.RoleResetSecureAppsPasscode) {
-			if err := st.DeleteSecureAppsPIN(ctx, userID); err != nil {
-				return err
-			}
-		}
-		detail := joinRoles(u.Roles) + " → " + joinRoles(roles)
-		u.Roles = roles
-		return s.audit(ctx, st, portico.AuditEntry{Action: "user.roles", Target: u.Username, Detail: detail})
+		u, err = s.setOwnRoles(ctx, st, userID, func([]portico.Role) []portico.Role { return roles })
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -149,21 +132,77 @@ func (s *Service) SetRoles(ctx context.Context, userID int64, roles []portico.Ro
 	return u, nil
 }
 
-// ChangeRoles grants and revokes roles of the named user (admins only).
-func (s *Service) ChangeRoles(ctx context.Context, username string, grant, revoke []portico.Role) (*portico.User, error) {
-	for _, r := range grant {
-		if slices.Contains(revoke, r) {
-			return nil, portico.Errorf(portico.EINVALID, "The role %s is both granted and revoked; say which.", r)
+func checkRoles(roles []portico.Role) ([]portico.Role, error) {
+	for _, r := range roles {
+		if _, err := portico.ParseRole(string(r)); err != nil {
+			return nil, err
 		}
+	}
+	return portico.NormalizeRoles(roles), nil
+}
+
+// setOwnRoles replaces the user's own roles with what change makes of
+// them, through st, audited, and returns the user as they are now.
+func (s *Service) setOwnRoles(ctx context.Context, st store.Store, userID int64, change func([]portico.Role) []portico.Role) (*portico.User, error) {
+	u, err := st.UserByID(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	roles := portico.NormalizeRoles(change(slices.Clone(u.OwnRoles)))
+	if slices.Equal(u.OwnRoles, roles) {
+		return u, nil
+	}
+	if err := st.SetUserRoles(ctx, userID, roles); err != nil {
+		return nil, err
+	}
+	detail := joinRoles(u.OwnRoles) + " → " + joinRoles(roles)
+	if err := s.audit(ctx, st, portico.AuditEntry{Action: "user.roles", Target: u.Username, Detail: detail}); err != nil {
+		return nil, err
+	}
+	return s.rolesChanged(ctx, st, userID)
+}
+
+// rolesChanged reloads a user whose effective roles may have changed. The
+// one-time PIN goes with the role that made it: losing the role, directly
+// or with a role set, must stop the PIN too.
+func (s *Service) rolesChanged(ctx context.Context, st store.Store, userID int64) (*portico.User, error) {
+	u, err := st.UserByID(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if !u.HasRole(portico.RoleResetSecureAppsPasscode) {
+		if err := st.DeleteSecureAppsPIN(ctx, userID); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+// ChangeRoles grants and revokes own roles of the named user (admins only).
+func (s *Service) ChangeRoles(ctx context.Context, username string, grant, revoke []portico.Role) (*portico.User, error) {
+	if err := grantRevokeOverlap(grant, revoke); err != nil {
+		return nil, err
 	}
 	u, err := s.UserByUsername(ctx, username)
 	if err != nil {
 		return nil, err
 	}
-	roles := slices.DeleteFunc(append(slices.Clone(u.Roles), grant...), func(r portico.Role) bool {
+	return s.SetRoles(ctx, u.ID, grantRevoke(u.OwnRoles, grant, revoke))
+}
+
+func grantRevokeOverlap(grant, revoke []portico.Role) error {
+	for _, r := range grant {
+		if slices.Contains(revoke, r) {
+			return portico.Errorf(portico.EINVALID, "The role %s is both granted and revoked; say which.", r)
+		}
+	}
+	return nil
+}
+
+func grantRevoke(roles, grant, revoke []portico.Role) []portico.Role {
+	return slices.DeleteFunc(append(slices.Clone(roles), grant...), func(r portico.Role) bool {
 		return slices.Contains(revoke, r)
 	})
-	return s.SetRoles(ctx, u.ID, roles)
 }
 
 func joinRoles(roles []portico.Role) string {

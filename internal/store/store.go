@@ -31,6 +31,8 @@ type Store interface {
 	APIKeys
 	PushCertificates
 	TwoFactor
+	RoleSets
+	PasswordResets
 
 	// InTx runs fn with a Store whose writes all commit when fn returns nil
 	// and none do when it returns an error: an action and its audit entry are
@@ -48,9 +50,22 @@ type Users interface {
 	UserByUsername(ctx context.Context, username string) (*portico.User, error)
 	// PasswordHash returns the user's argon2id PHC string.
 	PasswordHash(ctx context.Context, userID int64) (string, error)
+	// SetPasswordHash stores the password the user chose, which ends the
+	// need to change a temporary one.
 	SetPasswordHash(ctx context.Context, userID int64, hash string) error
-	// UpdateUser stores u's name and email address; ECONFLICT when another
-	// user has that email address, in any case.
+	// SetTemporaryPassword stores a password an admin gave, which the user
+	// must change at the next sign-in.
+	SetTemporaryPassword(ctx context.Context, userID int64, hash string) error
+	// SetUserDisabled disables or enables the user.
+	SetUserDisabled(ctx context.Context, userID int64, disabled bool) error
+	// SearchUsers lists users by user name whose user name, name or email
+	// address contains the filter's text, in any case, a page at a time.
+	SearchUsers(ctx context.Context, f UserFilter) ([]*portico.User, error)
+	// ExistingUsernames returns those of the names that users have, in any
+	// case, as the users spell them.
+	ExistingUsernames(ctx context.Context, names []string) ([]string, error)
+	// UpdateUser stores u's name, email address and phone number;
+	// ECONFLICT when another user has that email address, in any case.
 	UpdateUser(ctx context.Context, u *portico.User) error
 	// EndUserSessions moves the user's session epoch on, which ends every
 	// browser session signed in under an earlier one, and returns the new
@@ -62,6 +77,47 @@ type Users interface {
 	Usernames(ctx context.Context, ids []int64) (map[int64]string, error)
 	SetUserRoles(ctx context.Context, userID int64, roles []portico.Role) error
 	CountAdmins(ctx context.Context) (int, error)
+}
+
+// UserFilter narrows SearchUsers; the zero value lists every user.
+type UserFilter struct {
+	Query  string
+	Limit  int
+	Offset int
+}
+
+// RoleSets holds the named sets of portal roles and who is in them. Users
+// loaded through Users have the roles of their sets in Roles.
+type RoleSets interface {
+	// CreateRoleSet stores s and sets its ID; ECONFLICT when another set
+	// has the name, in any case.
+	CreateRoleSet(ctx context.Context, s *portico.RoleSet) error
+	// UpdateRoleSet stores s's name and roles.
+	UpdateRoleSet(ctx context.Context, s *portico.RoleSet) error
+	// DeleteRoleSet deletes the set; its members lose its roles.
+	DeleteRoleSet(ctx context.Context, id int64) error
+	RoleSetByID(ctx context.Context, id int64) (*portico.RoleSet, error)
+	// ListRoleSets lists every set by name, with its count of members.
+	ListRoleSets(ctx context.Context) ([]*portico.RoleSet, error)
+	// AddToRoleSet puts the users in the set; those in it already stay.
+	AddToRoleSet(ctx context.Context, setID int64, userIDs []int64) error
+	// RemoveFromRoleSet takes the users out of the set.
+	RemoveFromRoleSet(ctx context.Context, setID int64, userIDs []int64) error
+	// UserRoleSets lists the sets the user is in, by name.
+	UserRoleSets(ctx context.Context, userID int64) ([]*portico.RoleSet, error)
+	// RoleSetMembers lists the IDs of the set's members.
+	RoleSetMembers(ctx context.Context, setID int64) ([]int64, error)
+}
+
+// PasswordResets holds the one-time links to set a new password. Using a
+// link is conditional on it being unused and unexpired, so it works once.
+type PasswordResets interface {
+	// CreatePasswordReset stores r with its token's hash and sets its ID.
+	CreatePasswordReset(ctx context.Context, r *portico.PasswordReset, tokenHash []byte) error
+	PasswordResetByTokenHash(ctx context.Context, h []byte) (*portico.PasswordReset, error)
+	// UsePasswordReset marks the link used at the time; ECONFLICT when it
+	// was used or had expired by then.
+	UsePasswordReset(ctx context.Context, id int64, at time.Time) error
 }
 
 // Sessions holds browser sessions. The key is a hash of the cookie's token,

@@ -244,6 +244,10 @@ func (s *Sessions) DropHeld(ctx context.Context) {
 	}
 }
 
+// ChangePasswordPath is the page where a user replaces a temporary
+// password, the only page they may open until they did.
+const ChangePasswordPath = "/change-password"
+
 // requireUser puts the session's user into the request's actor, or sends a
 // person without a session to the sign-in page.
 func (s *Sessions) requireUser(next http.Handler, check func(*portico.User) error) http.Handler {
@@ -265,6 +269,15 @@ func (s *Sessions) requireUser(next http.Handler, check func(*portico.User) erro
 		}
 		if err := check(u); err != nil {
 			s.page(w, r, err)
+			return
+		}
+		if u.MustChangePassword && r.URL.Path != ChangePasswordPath && r.URL.Path != "/logout" {
+			// A temporary password opens nothing but the page to replace it.
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				http.Redirect(w, r, ChangePasswordPath, http.StatusSeeOther)
+				return
+			}
+			s.page(w, r, portico.Errorf(portico.EFORBIDDEN, "Choose your own password first: your administrator gave you a temporary one."))
 			return
 		}
 		a := portico.ActorFromContext(ctx)

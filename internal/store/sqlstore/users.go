@@ -2,16 +2,19 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/store"
 )
 
-const userColumns = "id, username, name, email, phone, admin, disabled, created_at, session_epoch"
+const userColumns = "id, username, name, email, phone, admin, disabled, created_at, session_epoch, must_change_password"
 
 func scanUser(s scanner) (*portico.User, error) {
-	u := &portico.User{Roles: []portico.Role{}}
-	err := s.Scan(&u.ID, &u.Username, &u.Name, &u.Email, &u.Phone, &u.Admin, &u.Disabled, scanTime(&u.CreatedAt), &u.SessionEpoch)
+	u := &portico.User{Roles: []portico.Role{}, OwnRoles: []portico.Role{}}
+	err := s.Scan(&u.ID, &u.Username, &u.Name, &u.Email, &u.Phone, &u.Admin, &u.Disabled, scanTime(&u.CreatedAt), &u.SessionEpoch, &u.MustChangePassword)
 	return u, err
 }
 
@@ -45,7 +48,7 @@ func (c *conn) UserByID(ctx context.Context, id int64) (*portico.User, error) {
 	if err != nil {
 		return nil, notFound(err, "There is no user %d.", id)
 	}
-	return u, c.loadRoles(ctx, u)
+	return u, c.loadRoles(ctx, []*portico.User{u}, true)
 }
 
 // UserByUsername ignores case: user names are unique regardless of it.
@@ -54,25 +57,60 @@ func (c *conn) UserByUsername(ctx context.Context, username string) (*portico.Us
 	if err != nil {
 		return nil, notFound(err, "There is no user %s.", username)
 	}
-	return u, c.loadRoles(ctx, u)
+	return u, c.loadRoles(ctx, []*portico.User{u}, true)
 }
 
-func (c *conn) loadRoles(ctx context.Context, u *portico.User) error {
-	rows, err := c.query(ctx, "SELECT role FROM user_roles WHERE user_id = ?", u.ID)
+// loadRoles fills in the users' own roles and their effective ones, which
+// add the roles of their role sets, in one query: of the listed users only,
+// or of every user when listed is false.
+func (c *conn) loadRoles(ctx context.Context, users []*portico.User, listed bool) error {
+	if len(users) == 0 {
+		return nil
+	}
+	byID := make(map[int64]*portico.User, len(users))
+	for _, u := range users {
+		byID[u.ID] = u
+	}
+	own := "SELECT user_id, role, 1 FROM user_roles"
+	sets := "SELECT s.user_id, r.role, 0 FROM user_role_sets s JOIN role_set_roles r ON r.set_id = s.set_id"
+	var args []any
+	if listed {
+		in := " IN (" + rowsOf("?", len(users)) + ")"
+		own += " WHERE user_id" + in
+		sets += " WHERE s.user_id" + in
+		for range 2 {
+			for _, u := range users {
+				args = append(args, u.ID)
+			}
+		}
+	}
+	rows, err := c.query(ctx, own+" UNION ALL "+sets, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
+		var id int64
 		var r portico.Role
-		if err := rows.Scan(&r); err != nil {
+		var direct int
+		if err := rows.Scan(&id, &r, &direct); err != nil {
 			return err
 		}
+		u := byID[id]
+		if u == nil {
+			continue
+		}
 		u.Roles = append(u.Roles, r)
+		if direct == 1 {
+			u.OwnRoles = append(u.OwnRoles, r)
+		}
 	}
 	// Sorted here rather than in SQL, whose text order follows the
 	// database's collation.
-	slices.Sort(u.Roles)
+	for _, u := range users {
+		u.Roles = portico.NormalizeRoles(u.Roles)
+		u.OwnRoles = portico.NormalizeRoles(u.OwnRoles)
+	}
 	return rows.Err()
 }
 
@@ -83,7 +121,7 @@ func (c *conn) PasswordHash(ctx context.Context, userID int64) (string, error) {
 }
 
 func (c *conn) SetPasswordHash(ctx context.Context, userID int64, hash string) error {
-	res, err := c.exec(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", hash, userID)
+	res, err := c.exec(ctx, "UPDATE users SET password_hash = ?, must_change_password = ? WHERE id = ?", hash, false, userID)
 	return mustAffect(res, err, "There is no user %d.", userID)
 }
 
@@ -100,7 +138,7 @@ func (c *conn) UpdateUser(ctx context.Context, u *portico.User) error {
 		if taken {
 			return portico.Errorf(portico.ECONFLICT, "The email address %s belongs to another user.", u.Email)
 		}
-		res, err := t.exec(ctx, "UPDATE users SET name = ?, email = ? WHERE id = ?", u.Name, u.Email, u.ID)
+		res, err := t.exec(ctx, "UPDATE users SET name = ?, email = ?, phone = ? WHERE id = ?", u.Name, u.Email, u.Phone, u.ID)
 		return mustAffect(res, err, "There is no user %d.", u.ID)
 	})
 }
@@ -116,29 +154,69 @@ func (c *conn) ListUsers(ctx context.Context) ([]*portico.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[int64]*portico.User, len(users))
-	for _, u := range users {
-		byID[u.ID] = u
+	return users, c.loadRoles(ctx, users, false)
+}
+
+func (c *conn) SearchUsers(ctx context.Context, f store.UserFilter) ([]*portico.User, error) {
+	q := "SELECT " + userColumns + " FROM users"
+	var args []any
+	if text := strings.TrimSpace(f.Query); text != "" {
+		like := "%" + likeEscaper.Replace(strings.ToLower(text)) + "%"
+		q += ` WHERE lower(username) LIKE ? ESCAPE '\' OR lower(name) LIKE ? ESCAPE '\' OR lower(email) LIKE ? ESCAPE '\'`
+		args = append(args, like, like, like)
 	}
-	rows, err := c.query(ctx, "SELECT user_id, role FROM user_roles")
+	q += " ORDER BY lower(username), id"
+	if f.Limit > 0 {
+		q += " LIMIT ? OFFSET ?"
+		args = append(args, f.Limit, f.Offset)
+	}
+	users, err := scanAll(scanUser)(c.query(ctx, q, args...))
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var r portico.Role
-		if err := rows.Scan(&id, &r); err != nil {
+	return users, c.loadRoles(ctx, users, true)
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
+
+// existingNamesBatch keeps each query's list of parameters well below what
+// either database accepts.
+const existingNamesBatch = 500
+
+func (c *conn) ExistingUsernames(ctx context.Context, names []string) ([]string, error) {
+	found := []string{}
+	for batch := range slices.Chunk(names, existingNamesBatch) {
+		args := make([]any, len(batch))
+		for i, n := range batch {
+			args[i] = strings.ToLower(n)
+		}
+		rows, err := c.query(ctx, "SELECT username FROM users WHERE lower(username) IN ("+rowsOf("?", len(batch))+")", args...)
+		if err != nil {
 			return nil, err
 		}
-		if u := byID[id]; u != nil {
-			u.Roles = append(u.Roles, r)
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			found = append(found, n)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, err
 		}
 	}
-	for _, u := range users {
-		slices.Sort(u.Roles)
-	}
-	return users, rows.Err()
+	return found, nil
+}
+
+func (c *conn) SetUserDisabled(ctx context.Context, userID int64, disabled bool) error {
+	res, err := c.exec(ctx, "UPDATE users SET disabled = ? WHERE id = ?", disabled, userID)
+	return mustAffect(res, err, "There is no user %d.", userID)
+}
+
+func (c *conn) SetTemporaryPassword(ctx context.Context, userID int64, hash string) error {
+	res, err := c.exec(ctx, "UPDATE users SET password_hash = ?, must_change_password = ? WHERE id = ?", hash, true, userID)
+	return mustAffect(res, err, "There is no user %d.", userID)
 }
 
 func (c *conn) SetUserRoles(ctx context.Context, userID int64, roles []portico.Role) error {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/service"
-	"github.com/portico-mdm/portico/internal/store"
 	"github.com/portico-mdm/portico/internal/web"
 	"github.com/portico-mdm/portico/internal/web/ui"
 )
@@ -28,6 +27,7 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	mux.Handle("POST /admin/users", web.Admin, r.HTML(h.createUser))
 	mux.Handle("GET /admin/users/{id}", web.Admin, r.HTML(h.user))
 	mux.Handle("POST /admin/users/{id}/roles", web.Admin, r.HTML(h.setRoles))
+	registerUsers(mux, h, r)
 	mux.Handle("POST /admin/users/{id}/two-factor/reset", web.Admin, r.HTML(h.resetTwoFactor))
 	mux.Handle("GET /admin/devices", web.Admin, r.HTML(h.devices))
 	mux.Handle("GET /admin/devices/export", web.Admin, r.HTML(h.exportDevices))
@@ -61,34 +61,6 @@ func (h *handler) done(w http.ResponseWriter, r *http.Request, to, msg string) e
 	return nil
 }
 
-type usersPage struct {
-	ui.Layout
-	Users []*portico.User
-	Roles []portico.Role
-	// Form keeps what the admin typed when creating a user was refused.
-	Form    *portico.User
-	Error   string
-	Created *portico.User
-	// Password is the new user's generated password, shown once.
-	Password string
-}
-
-func (h *handler) users(w http.ResponseWriter, r *http.Request) error {
-	return h.renderUsers(w, r, http.StatusOK, usersPage{})
-}
-
-func (h *handler) renderUsers(w http.ResponseWriter, r *http.Request, status int, p usersPage) error {
-	users, err := h.svc.Users(r.Context())
-	if err != nil {
-		return err
-	}
-	p.Layout, p.Users, p.Roles = h.layout(r, "Users"), users, portico.Roles
-	if p.Form == nil {
-		p.Form = &portico.User{}
-	}
-	return h.ui.Render(w, status, "admin_users", p)
-}
-
 // createUser shows the generated password on the page it answers with,
 // rather than after a redirect, so that it is never kept in a session.
 func (h *handler) createUser(w http.ResponseWriter, r *http.Request) error {
@@ -115,38 +87,6 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	return h.renderUsers(w, r, web.Status(err), usersPage{Form: &nu.User, Error: portico.ErrorMessage(err)})
 }
 
-type userPage struct {
-	ui.Layout
-	deviceTable
-	Subject *portico.User
-	Roles   []portico.Role
-	// TwoFactor says whether the user signs in with a second factor.
-	TwoFactor bool
-}
-
-func (h *handler) user(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id", "user")
-	if err != nil {
-		return err
-	}
-	u, err := h.svc.User(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	devices, err := h.svc.AllDevices(r.Context(), store.DeviceFilter{UserID: id})
-	if err != nil {
-		return err
-	}
-	twoFactor, err := h.svc.UserTwoFactor(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	return h.ui.Render(w, http.StatusOK, "admin_user", userPage{
-		Layout: h.layout(r, u.Username), Subject: u, Roles: portico.Roles, deviceTable: deviceTable{Devices: devices},
-		TwoFactor: twoFactor,
-	})
-}
-
 // resetTwoFactor switches a user's second factor off, for a user who lost
 // both phone and recovery codes; the form's box confirms it.
 func (h *handler) resetTwoFactor(w http.ResponseWriter, r *http.Request) error {
@@ -165,25 +105,6 @@ func (h *handler) resetTwoFactor(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return h.done(w, r, "/admin/users/"+strconv.FormatInt(id, 10), "Two-step sign-in of "+u.Username+" is off. They sign in with their password and can set it up again.")
-}
-
-func (h *handler) setRoles(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id", "user")
-	if err != nil {
-		return err
-	}
-	if err := web.ParseForm(w, r); err != nil {
-		return err
-	}
-	roles, err := portico.ParseRoles(r.PostForm["role"])
-	if err != nil {
-		return err
-	}
-	u, err := h.svc.SetRoles(r.Context(), id, roles)
-	if err != nil {
-		return err
-	}
-	return h.done(w, r, "/admin/users/"+strconv.FormatInt(id, 10), "Saved the portal roles of "+u.Username+".")
 }
 
 type settingsPage struct {

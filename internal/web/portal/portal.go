@@ -37,6 +37,7 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	registerCertificates(mux, h, r)
 	registerDerived(mux, h, r)
 	registerSecureApps(mux, h, r)
+	registerPassword(mux, h, r)
 	mux.Handle("GET /go", web.Visitor, r.HTML(h.goPage))
 	mux.Handle("POST /go", web.Visitor, r.HTML(h.goSignIn))
 }
