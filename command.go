@@ -104,6 +104,10 @@ type Command struct {
 	ReleaseAt time.Time `json:"release_at,omitzero"`
 	SentAt    time.Time `json:"sent_at,omitzero"`
 	DoneAt    time.Time `json:"done_at,omitzero"`
+	// AppleUUID is the CommandUUID of the MDM command last sent for it to
+	// an Apple device, and AppleStep which of its MDM commands that was.
+	AppleUUID string `json:"-"`
+	AppleStep int    `json:"-"`
 }
 
 // Location is where a device said it was, in a locate command's data
