@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/applemdm/mdmtest"
 	"github.com/portico-mdm/portico/internal/deviceapi/deviceapitest"
 	"github.com/portico-mdm/portico/internal/server/servertest"
 	"github.com/portico-mdm/portico/internal/web"
@@ -26,6 +27,8 @@ var publicRoutes = []string{
 	"POST /api/device/v1/register",
 	"/api/device/v1/",
 	"GET /api/device/v1/openapi.yaml",
+	"GET /scep",
+	"POST /scep",
 }
 
 type fixture struct {
@@ -145,6 +148,18 @@ func TestEveryRouteRefusesWithoutCredentials(t *testing.T) {
 					bobs := http.Header{"Authorization": {"Bearer " + f.bobToken}, "Content-Type": {"application/json"}}
 					if res := send(t, anonymous, method, f.URL+path, bobs, `{"status":"done"}`); res.StatusCode != http.StatusNotFound {
 						t.Errorf("with bob's device token on alice's command: status %d, want 404", res.StatusCode)
+					}
+				}
+			case web.AppleDevice:
+				// A signature that is not of the body, and a true signature
+				// by a certificate this server did not issue.
+				body := mdmtest.Message(t, map[string]any{"UDID": "UDID-1", "Status": "Idle", "MessageType": "Authenticate", "Topic": "com.apple.mgmt.x"})
+				stranger := mdmtest.NewDevice(t, "UDID-1")
+				stranger.Identity = stranger.Self
+				for name, sig := range map[string]string{"a wrong signature": "AAAA", "a stranger's signature": stranger.Sign(t, body)} {
+					h := http.Header{"Mdm-Signature": {sig}}
+					if res := send(t, anonymous, method, f.URL+path, h, string(body)); res.StatusCode != http.StatusUnauthorized {
+						t.Errorf("with %s: status %d, want 401", name, res.StatusCode)
 					}
 				}
 			case web.Operator:

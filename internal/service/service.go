@@ -34,6 +34,9 @@ type Config struct {
 	Wake wake.Hub
 	// Sealer seals users' certificates at rest; nil refuses them.
 	Sealer Sealer
+	// Apple is what Apple MDM stands on; nil leaves Apple devices unable
+	// to enroll.
+	Apple *AppleConfig
 }
 
 // Service is Portico's business logic.
@@ -45,6 +48,7 @@ type Service struct {
 	baseURL   string
 	wake      wake.Hub
 	sealer    Sealer
+	apple     *AppleConfig
 	parsing   chan struct{}
 	seen      *checkinBatch
 	// dummyHash keeps a failed look-up as slow as a wrong password, so the
@@ -72,6 +76,7 @@ func New(cfg Config) *Service {
 		baseURL:   strings.TrimSuffix(cfg.BaseURL, "/") + "/",
 		wake:      cfg.Wake,
 		sealer:    cfg.Sealer,
+		apple:     cfg.Apple,
 		parsing:   make(chan struct{}, 1),
 		seen:      &checkinBatch{every: cfg.CheckinFlush, pending: map[int64]time.Time{}},
 		dummyHash: cfg.Passwords.HashPassword("portico-dummy-password"),

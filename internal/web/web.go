@@ -33,11 +33,14 @@ const (
 	Device
 	// Operator routes need the operator's bearer token (metrics).
 	Operator
+	// AppleDevice routes need an Apple device's identity: its TLS client
+	// certificate or its Mdm-Signature.
+	AppleDevice
 )
 
 var accessNames = map[Access]string{
 	Public: "public", Visitor: "visitor", SignedIn: "signed-in", Admin: "admin",
-	Device: "device", Operator: "operator",
+	Device: "device", Operator: "operator", AppleDevice: "apple-device",
 }
 
 func (a Access) String() string { return accessNames[a] }

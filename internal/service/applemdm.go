@@ -1,0 +1,652 @@
+package service
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/applemdm"
+	"github.com/portico-mdm/portico/internal/secret"
+	"github.com/portico-mdm/portico/internal/store"
+)
+
+// AppleConfig is what Apple MDM stands on (SPEC APPLE-1).
+type AppleConfig struct {
+	// CA issues the devices' identities over SCEP.
+	CA *applemdm.CA
+	// Signer is the server's TLS identity, which signs enrollment
+	// profiles; nil leaves them unsigned.
+	Signer *tls.Certificate
+	// TrustRoot is the server's self-signed TLS certificate, which the
+	// enrollment profile asks the device to trust; nil when the server's
+	// certificate is one devices trust already.
+	TrustRoot *x509.Certificate
+}
+
+var errAppleUnknown = portico.Errorf(portico.EUNAUTHENTICATED, "This device is not enrolled: install a new enrollment profile from the portal.")
+
+// AppleCACert is the SCEP CA's certificate (GetCACert).
+func (s *Service) AppleCACert() ([]byte, error) {
+	if s.apple == nil {
+		return nil, errAppleOff
+	}
+	return s.apple.CA.Cert.Raw, nil
+}
+
+var errAppleOff = portico.Errorf(portico.ENOTFOUND, "Apple device management is not set up on this server.")
+
+// appleEnrollment returns the Apple enrollment of d, or nil for a device
+// not managed through Apple MDM (any device of another platform, and an
+// Apple device registered through the device API).
+func (s *Service) appleEnrollment(ctx context.Context, d *portico.Device) (*portico.AppleEnrollment, error) {
+	if !d.Platform.Apple() {
+		return nil, nil
+	}
+	e, err := s.store.AppleEnrollment(ctx, d.ID)
+	if portico.ErrorCode(err) == portico.ENOTFOUND {
+		return nil, nil
+	}
+	return e, err
+}
+
+// enrollmentProfile makes the challenge and the enrollment profile for a
+// device: the pending device of a registration (one use, until the
+// registration expires), or devices of a user (bulk: uses, until
+// expires).
+func (s *Service) enrollmentProfile(ctx context.Context, st store.Store, ch *portico.AppleChallenge, v portico.SettingValues) ([]byte, error) {
+	if s.apple == nil {
+		return nil, errAppleOff
+	}
+	topic := v.Get("apple.push_topic")
+	if topic == "" {
+		return nil, portico.Errorf(portico.ECONFLICT, "iPhones, iPads and Macs cannot enroll yet: the administrator has not set up the Apple push certificate.")
+	}
+	challenge, hash := secret.NewToken()
+	ch.CreatedAt = s.clock.Now()
+	if err := st.CreateAppleChallenge(ctx, ch, hash); err != nil {
+		return nil, err
+	}
+	e := applemdm.Enrollment{
+		Organization: v.Helpdesk().Name,
+		ServerURL:    s.baseURL + "mdm/connect",
+		CheckInURL:   s.baseURL + "mdm/checkin",
+		SCEPURL:      s.baseURL + "scep",
+		Challenge:    challenge,
+		Subject:      fmt.Sprintf("Portico device %d", ch.DeviceID),
+		Topic:        topic,
+		TrustRoot:    s.apple.TrustRoot,
+	}
+	if v.Bool("apple.web_clip") && ch.Platform != portico.PlatformMacOS {
+		e.WebClip = &applemdm.WebClip{URL: s.baseURL, Label: v.Helpdesk().Name}
+	}
+	profile, err := e.Profile()
+	if err != nil {
+		return nil, err
+	}
+	if signer := s.apple.Signer; signer != nil && v.Bool("apple.sign_profile") {
+		leaf, err := x509.ParseCertificate(signer.Certificate[0])
+		if err != nil {
+			return nil, err
+		}
+		var chain []*x509.Certificate
+		for _, der := range signer.Certificate[1:] {
+			c, err := x509.ParseCertificate(der)
+			if err != nil {
+				return nil, err
+			}
+			chain = append(chain, c)
+		}
+		return applemdm.SignProfile(profile, leaf, signer.PrivateKey, chain)
+	}
+	return profile, nil
+}
+
+// registrationProfile is the enrollment profile that completes a
+// registration: its challenge works once, for the registration's pending
+// device, until the registration expires. A new profile replaces the
+// challenge of the one before.
+func (s *Service) registrationProfile(ctx context.Context, inv *portico.Invitation) ([]byte, error) {
+	v, err := s.store.SettingValues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var profile []byte
+	err = s.store.InTx(ctx, func(st store.Store) error {
+		ch := &portico.AppleChallenge{UserID: inv.UserID, DeviceID: inv.DeviceID, InvitationID: inv.ID, Platform: inv.Platform, UsesLeft: 1, ExpiresAt: inv.ExpiresAt}
+		if profile, err = s.enrollmentProfile(ctx, st, ch, v); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, portico.AuditEntry{Action: "apple.profile", DeviceID: inv.DeviceID, Target: fmt.Sprint(inv.ID)})
+	})
+	return profile, err
+}
+
+// MyEnrollmentProfile is the enrollment profile for one of the signed-in
+// user's pending iPhones, iPads or Macs, to download in the portal.
+func (s *Service) MyEnrollmentProfile(ctx context.Context, deviceID int64) ([]byte, error) {
+	d, err := s.Device(ctx, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	if d.Status != portico.StatusPending || !d.Platform.Apple() {
+		return nil, portico.Errorf(portico.ECONFLICT, "Only a pending iPhone, iPad or Mac has an enrollment profile to install.")
+	}
+	open, err := s.MyInvitations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, inv := range open {
+		if inv.DeviceID == d.ID {
+			return s.registrationProfile(ctx, inv)
+		}
+	}
+	return nil, portico.Errorf(portico.ECONFLICT, "The registration of this device has ended. Start a new one.")
+}
+
+// AppleSCEP answers a SCEP PKIOperation: a device with a valid challenge
+// gets its identity, whose subject names its device; any other gets a
+// refusal (CertRep FAILURE, badRequest) and nothing changes.
+func (s *Service) AppleSCEP(ctx context.Context, body []byte) ([]byte, error) {
+	if s.apple == nil {
+		return nil, errAppleOff
+	}
+	ca := s.apple.CA
+	req, err := ca.ParseSCEP(body)
+	if err != nil {
+		return nil, portico.Errorf(portico.EINVALID, "This is not a certificate request (SCEP PKCSReq) for this server.")
+	}
+	ctx = portico.NewContextWithActor(ctx, portico.Actor{System: true, Source: portico.ActorFromContext(ctx).Source})
+	now := s.clock.Now()
+	var cert *x509.Certificate
+	err = s.store.InTx(ctx, func(st store.Store) error {
+		ch, err := st.UseAppleChallenge(ctx, secret.HashToken(req.Challenge), now)
+		if err != nil {
+			return err
+		}
+		if ch.DeviceID == 0 {
+			// Bulk: each device gets its own record, pending until it
+			// authenticates.
+			d := &portico.Device{UserID: ch.UserID, Platform: ch.Platform, Status: portico.StatusPending, CreatedAt: now}
+			v, err := st.SettingValues(ctx)
+			if err != nil {
+				return err
+			}
+			d.Ownership = portico.Ownership(v.Get("registration.default_ownership"))
+			if err := st.CreateDevice(ctx, d, nil); err != nil {
+				return err
+			}
+			ch.DeviceID = d.ID
+		}
+		cert, err = ca.Issue(req.CSR, pkix.Name{CommonName: fmt.Sprintf("Portico device %d", ch.DeviceID), Organization: []string{"Portico"}}, now)
+		if err != nil {
+			return portico.Errorf(portico.EINVALID, "The certificate request is not signed by its own key.")
+		}
+		err = st.PutAppleCertificate(ctx, &portico.AppleCertificate{
+			Fingerprint: applemdm.Fingerprint(cert), DeviceID: ch.DeviceID, InvitationID: ch.InvitationID,
+			Serial: cert.SerialNumber.Text(16), IssuedAt: now, NotAfter: cert.NotAfter,
+		})
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, st, portico.AuditEntry{Action: "apple.scep", DeviceID: ch.DeviceID, Target: cert.SerialNumber.Text(16)})
+	})
+	switch code := portico.ErrorCode(err); {
+	case err == nil:
+		return ca.Success(req, cert)
+	case code == portico.ENOTFOUND || code == portico.EINVALID:
+		s.auditRefusal(ctx, portico.AuditEntry{Action: "apple.scep"}, err)
+		return ca.Failure(req)
+	}
+	return nil, err
+}
+
+// appleDevice finds the device an identity was issued to, with its
+// enrollment, and checks that the message's UDID is the device's. Before
+// its first Authenticate a device has no enrollment; after it, only the
+// identity bound to the enrollment is accepted.
+func (s *Service) appleDevice(ctx context.Context, cert *x509.Certificate, udid string) (*portico.Device, *portico.AppleEnrollment, error) {
+	if s.apple == nil || cert == nil {
+		return nil, nil, errAppleUnknown
+	}
+	if err := s.apple.CA.Verify(cert, s.clock.Now()); err != nil {
+		return nil, nil, portico.Errorf(portico.EUNAUTHENTICATED, "This device's certificate was not issued by this server, or has expired.")
+	}
+	fp := applemdm.Fingerprint(cert)
+	ac, err := s.store.AppleCertificate(ctx, fp)
+	if portico.ErrorCode(err) == portico.ENOTFOUND {
+		return nil, nil, errAppleUnknown
+	} else if err != nil {
+		return nil, nil, err
+	}
+	d, err := s.store.DeviceByID(ctx, ac.DeviceID)
+	if portico.ErrorCode(err) == portico.ENOTFOUND {
+		return nil, nil, errAppleUnknown
+	} else if err != nil {
+		return nil, nil, err
+	}
+	if d.Status != portico.StatusActive && d.Status != portico.StatusPending {
+		return nil, nil, portico.Errorf(portico.EUNAUTHENTICATED, "This device is %s: it is no longer managed.", d.Status)
+	}
+	e, err := s.store.AppleEnrollment(ctx, d.ID)
+	if portico.ErrorCode(err) == portico.ENOTFOUND {
+		return d, nil, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	if string(e.Fingerprint) != string(fp) {
+		return nil, nil, portico.Errorf(portico.EUNAUTHENTICATED, "This device enrolled with another certificate.")
+	}
+	if e.UDID != udid {
+		return nil, nil, portico.Errorf(portico.EUNAUTHENTICATED, "This message names another device than the one its certificate was issued to.")
+	}
+	return d, e, nil
+}
+
+// enrolledDevice is appleDevice for every message but Authenticate: the
+// device must be enrolled and active.
+func (s *Service) enrolledDevice(ctx context.Context, cert *x509.Certificate, udid string) (*portico.Device, *portico.AppleEnrollment, error) {
+	d, e, err := s.appleDevice(ctx, cert, udid)
+	if err != nil {
+		return nil, nil, err
+	}
+	if e == nil || d.Status != portico.StatusActive {
+		return nil, nil, errAppleUnknown
+	}
+	return d, e, nil
+}
+
+// AppleCheckin handles a check-in message from the device whose identity
+// is cert (SPEC APPLE-1): Authenticate completes the registration,
+// TokenUpdate keeps how to wake the device, CheckOut retires it.
+func (s *Service) AppleCheckin(ctx context.Context, cert *x509.Certificate, m *applemdm.Checkin) error {
+	ctx = portico.NewContextWithActor(ctx, portico.Actor{System: true, Source: portico.ActorFromContext(ctx).Source})
+	switch m.MessageType {
+	case applemdm.Authenticate:
+		return s.appleAuthenticate(ctx, cert, m)
+	case applemdm.TokenUpdate:
+		return s.appleTokenUpdate(ctx, cert, m)
+	}
+	return s.appleCheckOut(ctx, cert, m)
+}
+
+// appleDetails are the DEV-1 details from what an Apple device reports.
+func appleDetails(name, productName, modelName, osVersion, serial, imei, phone, carrier string) portico.DeviceDetails {
+	model := productName
+	if model == "" {
+		model = modelName
+	}
+	return portico.DeviceDetails{
+		Name: name, Model: model, Manufacturer: "Apple", OSVersion: osVersion, Serial: serial,
+		IMEI: strings.ReplaceAll(imei, " ", ""), PhoneNumber: phone, Carrier: carrier,
+	}
+}
+
+// applePlatform is the platform a product name says, or p when it says
+// none of them.
+func applePlatform(productName string, p portico.Platform) portico.Platform {
+	switch {
+	case strings.HasPrefix(productName, "iPhone"), strings.HasPrefix(productName, "iPod"):
+		return portico.PlatformIOS
+	case strings.HasPrefix(productName, "iPad"):
+		return portico.PlatformIPadOS
+	case strings.Contains(productName, "Mac"):
+		return portico.PlatformMacOS
+	}
+	return p
+}
+
+func (s *Service) appleAuthenticate(ctx context.Context, cert *x509.Certificate, m *applemdm.Checkin) error {
+	d, e, err := s.appleDevice(ctx, cert, m.UDID)
+	if err != nil {
+		s.auditRefusal(ctx, portico.AuditEntry{Action: "apple.authenticate", Target: m.UDID}, err)
+		return err
+	}
+	details := appleDetails(m.DeviceName, m.ProductName, m.ModelName, m.OSVersion, m.SerialNumber, m.IMEI, "", "")
+	if err := details.Validate(); err != nil {
+		return err
+	}
+	ac, err := s.store.AppleCertificate(ctx, applemdm.Fingerprint(cert))
+	if err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	return s.store.InTx(ctx, func(st store.Store) error {
+		if d.Status == portico.StatusPending {
+			d.Platform = applePlatform(m.ProductName, d.Platform)
+			d.Details, d.RegisteredAt, d.LastCheckin = details, now, now
+			var inv *portico.Invitation
+			if ac.InvitationID != 0 {
+				if inv, err = st.InvitationByID(ctx, ac.InvitationID); err != nil {
+					return err
+				}
+				if err := s.completeRegistration(ctx, st, inv, d, nil); err != nil {
+					return portico.Errorf(portico.EUNAUTHENTICATED, "This device's registration has ended: %s", portico.ErrorMessage(err))
+				}
+			} else if err := st.ActivateDevice(ctx, d, nil); err != nil {
+				return err
+			}
+			if err := st.SetRegisteredWith(ctx, d.ID, registeredWith(inv)); err != nil {
+				return err
+			}
+		}
+		if e == nil {
+			e = &portico.AppleEnrollment{DeviceID: d.ID, UDID: m.UDID, Fingerprint: applemdm.Fingerprint(cert), EnrolledAt: now}
+		}
+		e.Topic, e.UpdatedAt = m.Topic, now
+		if err := st.PutAppleEnrollment(ctx, e); err != nil {
+			if portico.ErrorCode(err) == portico.ECONFLICT {
+				return portico.Errorf(portico.EUNAUTHENTICATED, "Another device enrolled with this UDID.")
+			}
+			return err
+		}
+		return s.audit(ctx, st, portico.AuditEntry{Action: "apple.authenticate", DeviceID: d.ID, Target: m.UDID,
+			Detail: fmt.Sprintf("%s %s", d.Platform.OSName(), details.Model)})
+	})
+}
+
+func (s *Service) appleTokenUpdate(ctx context.Context, cert *x509.Certificate, m *applemdm.Checkin) error {
+	d, e, err := s.enrolledDevice(ctx, cert, m.UDID)
+	if err != nil {
+		return err
+	}
+	first := len(e.PushToken) == 0
+	e.PushToken, e.PushMagic, e.Topic, e.UpdatedAt = m.Token, m.PushMagic, m.Topic, s.clock.Now()
+	if len(m.UnlockToken) > 0 && s.sealer != nil {
+		e.UnlockToken = s.sealer.Seal(m.UnlockToken, unlockContext(d.ID))
+	}
+	return s.store.InTx(ctx, func(st store.Store) error {
+		if err := st.PutAppleEnrollment(ctx, e); err != nil {
+			return err
+		}
+		if !first {
+			return nil
+		}
+		// The device can be woken now: ask it for its details, which the
+		// portal shows (SPEC DEV-1).
+		cmd := &portico.Command{DeviceID: d.ID, Kind: portico.CommandCheckin, Status: portico.CommandQueued, CreatedBy: "system", CreatedAt: e.UpdatedAt}
+		if err := s.queueAppleCommand(ctx, st, d, cmd); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, portico.AuditEntry{Action: "apple.enrolled", DeviceID: d.ID, Target: m.UDID})
+	})
+}
+
+func unlockContext(deviceID int64) []byte { return fmt.Appendf(nil, "apple-unlock-token:%d", deviceID) }
+
+// appleCheckOut retires a device whose enrollment profile was removed,
+// and completes the retirement that asked for it, if one did.
+func (s *Service) appleCheckOut(ctx context.Context, cert *x509.Certificate, m *applemdm.Checkin) error {
+	d, _, err := s.enrolledDevice(ctx, cert, m.UDID)
+	if err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	return s.store.InTx(ctx, func(st store.Store) error {
+		if open, err := st.OpenCommand(ctx, d.ID, portico.CommandRetire); err == nil && open.Status == portico.CommandSent {
+			if _, err := st.FinishCommand(ctx, d.ID, open.ID, portico.CommandResult{Status: portico.CommandDone, Message: "The enrollment profile was removed."}, now); err != nil {
+				return err
+			}
+		}
+		if err := st.EndDevice(ctx, d.ID, portico.StatusRetired); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, portico.AuditEntry{Action: "apple.checkout", DeviceID: d.ID, Target: m.UDID})
+	})
+}
+
+// queueAppleCommand is where every command for an Apple device is queued:
+// the device then needs a push to poll for it.
+func (s *Service) queueAppleCommand(ctx context.Context, st store.Store, d *portico.Device, cmd *portico.Command) error {
+	return st.QueueCommand(ctx, cmd)
+}
+
+// AppleConnect handles a request on the command channel from the device
+// whose identity is cert: it records the result of the command the
+// device answers, if any, and returns the next command for it, or nil
+// when there is none (the device gets an empty body).
+func (s *Service) AppleConnect(ctx context.Context, cert *x509.Certificate, r *applemdm.Result) ([]byte, error) {
+	d, e, err := s.enrolledDevice(ctx, cert, r.UDID)
+	if err != nil {
+		return nil, err
+	}
+	ctx = portico.NewContextWithActor(ctx, portico.Actor{Device: d, Source: portico.ActorFromContext(ctx).Source})
+	s.seen.add(d.ID, s.clock.Now())
+	if r.Status != applemdm.Idle {
+		next, err := s.appleResult(ctx, d, e, r)
+		if err != nil || !next {
+			return nil, err
+		}
+		if e, err = s.store.AppleEnrollment(ctx, d.ID); err != nil {
+			return nil, err
+		}
+		if d, err = s.store.DeviceByID(ctx, d.ID); err != nil || d.Status != portico.StatusActive {
+			return nil, err
+		}
+	}
+	return s.nextAppleCommand(ctx, d, e)
+}
+
+// appleResult records a command's result and reports whether the device
+// should get its next command now: not after NotNow, which the device
+// follows with an Idle when it can take commands again.
+func (s *Service) appleResult(ctx context.Context, d *portico.Device, e *portico.AppleEnrollment, r *applemdm.Result) (bool, error) {
+	c, err := s.store.AppleCommand(ctx, d.ID, r.CommandUUID)
+	if portico.ErrorCode(err) == portico.ENOTFOUND {
+		// A repeated status of a command already recorded, or of one this
+		// server did not send: nothing to record.
+		return true, nil
+	} else if err != nil {
+		return false, err
+	}
+	if c.Status != portico.CommandSent {
+		return true, nil
+	}
+	switch r.Status {
+	case applemdm.NotNow:
+		return false, s.store.RequeueAppleCommand(ctx, c.ID, c.AppleStep)
+	case applemdm.Error, applemdm.CommandFormatError:
+		return true, s.finishAppleCommand(ctx, d, c, portico.CommandResult{Status: portico.CommandFailed, Message: truncate(r.ErrorMessage(), 1000)})
+	}
+	return true, s.appleAcknowledged(ctx, d, e, c, r)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
+
+// appleAcknowledged moves a command on after the device did its current
+// step: to its next step, or to done with what the device answered.
+func (s *Service) appleAcknowledged(ctx context.Context, d *portico.Device, e *portico.AppleEnrollment, c *portico.Command, r *applemdm.Result) error {
+	now := s.clock.Now()
+	done := portico.CommandResult{Status: portico.CommandDone}
+	switch {
+	case c.Kind == portico.CommandCheckin && c.AppleStep == 0:
+		q := r.QueryResponses
+		if q == nil {
+			return s.finishAppleCommand(ctx, d, c, portico.CommandResult{Status: portico.CommandFailed, Message: "The device sent no device information."})
+		}
+		imei, phone, carrier := q.Cellular()
+		details := appleDetails(q.DeviceName, q.ProductName, q.ModelName, q.OSVersion, q.SerialNumber, imei, phone, carrier)
+		if err := details.Validate(); err != nil {
+			return s.finishAppleCommand(ctx, d, c, portico.CommandResult{Status: portico.CommandFailed, Message: portico.ErrorMessage(err)})
+		}
+		return s.store.InTx(ctx, func(st store.Store) error {
+			if err := st.UpdateDeviceDetails(ctx, d.ID, details, now); err != nil {
+				return err
+			}
+			if err := st.SetAppleState(ctx, d.ID, q.IsSupervised, q.IsMDMLostModeEnabled, now); err != nil {
+				return err
+			}
+			return st.RequeueAppleCommand(ctx, c.ID, 1)
+		})
+	case c.Kind == portico.CommandCheckin:
+		if r.SecurityInfo != nil {
+			done.Data, _ = json.Marshal(securitySummary(r.SecurityInfo))
+		}
+	case c.Kind == portico.CommandLocate && c.AppleStep == 0:
+		return s.store.InTx(ctx, func(st store.Store) error {
+			if err := st.SetAppleState(ctx, d.ID, e.Supervised, true, now); err != nil {
+				return err
+			}
+			return st.RequeueAppleCommand(ctx, c.ID, 1)
+		})
+	case c.Kind == portico.CommandLocate:
+		lat, lon, acc, at, ok := r.Location()
+		l := portico.Location{Latitude: lat, Longitude: lon, Accuracy: acc, At: at}
+		if !ok || l.Validate() != nil {
+			done = portico.CommandResult{Status: portico.CommandFailed, Message: "The device sent no location it could be at."}
+			break
+		}
+		done.Data, _ = json.Marshal(l)
+	case c.Kind == portico.CommandEndLostMode:
+		if err := s.store.SetAppleState(ctx, d.ID, e.Supervised, false, now); err != nil {
+			return err
+		}
+	case c.Kind == portico.CommandLock:
+		done.Message = lockResult(r.MessageResult)
+	}
+	return s.finishAppleCommand(ctx, d, c, done)
+}
+
+// securitySummary is what the portal keeps of a SecurityInfo answer.
+func securitySummary(si *applemdm.SecurityInfo) map[string]bool {
+	return map[string]bool{
+		"passcode_present":   si.PasscodePresent,
+		"passcode_compliant": si.PasscodeCompliant,
+		"disk_encrypted":     si.FDEEnabled || si.HardwareEncryptionCaps&1 != 0,
+		"firewall":           si.FirewallSettings.FirewallEnabled,
+		"system_integrity":   si.SystemIntegrityProtectionEnabled,
+	}
+}
+
+func lockResult(r string) string {
+	switch r {
+	case "", "Success":
+		return ""
+	case "NoPasscodeSet":
+		return "The screen is locked, but the device has no passcode: anyone can unlock it."
+	case "DeviceInLostMode":
+		return "The device is in Lost Mode, which keeps it locked."
+	}
+	return "The device answered: " + truncate(r, 100)
+}
+
+// finishAppleCommand records the end of a command, what it means for the
+// device (a wipe or retirement ends it), and its audit entry.
+func (s *Service) finishAppleCommand(ctx context.Context, d *portico.Device, c *portico.Command, r portico.CommandResult) error {
+	return s.store.InTx(ctx, func(st store.Store) error {
+		c, err := st.FinishCommand(ctx, d.ID, c.ID, r, s.clock.Now())
+		if err != nil {
+			return err
+		}
+		if err := finishEffects(ctx, st, c); err != nil && portico.ErrorCode(err) != portico.ECONFLICT {
+			return err
+		}
+		result := portico.ResultOK
+		if r.Status == portico.CommandFailed {
+			result = portico.ResultFailed
+		}
+		return s.audit(ctx, st, portico.AuditEntry{Action: "command." + string(c.Kind), DeviceID: d.ID,
+			Target: fmt.Sprint(c.ID), Result: result, Detail: r.Message})
+	})
+}
+
+// nextAppleCommand sends the device its oldest queued command. One that
+// cannot go to this device fails with the reason, and the next is tried.
+func (s *Service) nextAppleCommand(ctx context.Context, d *portico.Device, e *portico.AppleEnrollment) ([]byte, error) {
+	v, err := s.store.SettingValues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		uuid := applemdm.NewUUID()
+		c, err := s.store.SendAppleCommand(ctx, d.ID, uuid, s.clock.Now())
+		if portico.ErrorCode(err) == portico.ENOTFOUND {
+			return nil, nil
+		} else if err != nil {
+			return nil, err
+		}
+		cmd, err := s.appleCommand(d, e, c, v)
+		if err != nil {
+			if err := s.finishAppleCommand(ctx, d, c, portico.CommandResult{Status: portico.CommandFailed, Message: portico.ErrorMessage(err)}); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		return cmd.Encode(uuid)
+	}
+}
+
+// applePIN is the six-digit PIN a Mac locks or erases with, kept in the
+// command's payload.
+type applePIN struct {
+	PIN string `json:"pin"`
+}
+
+// appleCommand is the MDM command for the current step of a portal
+// command (SPEC ACT-1..ACT-6).
+func (s *Service) appleCommand(d *portico.Device, e *portico.AppleEnrollment, c *portico.Command, v portico.SettingValues) (applemdm.Command, error) {
+	mac := d.Platform == portico.PlatformMacOS
+	withPIN := func(requestType string) (applemdm.Command, error) {
+		cmd := applemdm.Command{RequestType: requestType, Keys: map[string]any{}}
+		if mac {
+			pin := c.ApplePIN()
+			if len(pin) != 6 {
+				return cmd, portico.Errorf(portico.EINVALID, "A Mac needs a six-digit PIN for this, and the action has none.")
+			}
+			cmd.Keys["PIN"] = pin
+		}
+		return cmd, nil
+	}
+	switch c.Kind {
+	case portico.CommandLock:
+		return withPIN(applemdm.RequestDeviceLock)
+	case portico.CommandWipe:
+		return withPIN(applemdm.RequestEraseDevice)
+	case portico.CommandUnlock:
+		if mac {
+			return applemdm.Command{}, portico.Errorf(portico.EINVALID, "A Mac's passcode cannot be cleared remotely.")
+		}
+		if len(e.UnlockToken) == 0 || s.sealer == nil {
+			return applemdm.Command{}, portico.Errorf(portico.EINVALID, "This device gave no unlock token (it is not supervised, or is a shared iPad), so its passcode cannot be cleared.")
+		}
+		token, err := s.sealer.Open(e.UnlockToken, unlockContext(d.ID))
+		if err != nil {
+			return applemdm.Command{}, portico.Errorf(portico.EINVALID, "This device's unlock token cannot be read with the server's key.")
+		}
+		return applemdm.Command{RequestType: applemdm.RequestClearPasscode, Keys: map[string]any{"UnlockToken": token}}, nil
+	case portico.CommandRetire:
+		return applemdm.Command{RequestType: applemdm.RequestRemoveProfile, Keys: map[string]any{"Identifier": applemdm.EnrollmentIdentifier}}, nil
+	case portico.CommandCheckin:
+		if c.AppleStep == 0 {
+			return applemdm.Command{RequestType: applemdm.RequestDeviceInformation, Keys: map[string]any{"Queries": applemdm.DeviceQueries}}, nil
+		}
+		return applemdm.Command{RequestType: applemdm.RequestSecurityInfo}, nil
+	case portico.CommandLocate:
+		if !e.Supervised || mac {
+			return applemdm.Command{}, errNoAppleLocation
+		}
+		if c.AppleStep == 0 {
+			h := v.Helpdesk()
+			keys := map[string]any{"Message": "This device was reported lost. Please contact " + h.Name + "."}
+			if h.Phone != "" {
+				keys["PhoneNumber"] = h.Phone
+			}
+			return applemdm.Command{RequestType: applemdm.RequestEnableLostMode, Keys: keys}, nil
+		}
+		return applemdm.Command{RequestType: applemdm.RequestDeviceLocation}, nil
+	case portico.CommandEndLostMode:
+		return applemdm.Command{RequestType: applemdm.RequestDisableLostMode}, nil
+	}
+	return applemdm.Command{}, portico.Errorf(portico.EINVALID, "%s is not available on Apple devices yet.", c.Kind.Label())
+}
+
+var errNoAppleLocation = portico.Errorf(portico.EFORBIDDEN, "Location is not available for this device: only supervised iPhones and iPads can be located.")
