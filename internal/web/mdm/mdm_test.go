@@ -3,9 +3,11 @@ package mdm_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"strconv"
@@ -61,13 +63,17 @@ func newEnv(t *testing.T) *servertest.Env {
 // startRegistration starts alice's registration of an iPhone in the
 // portal and returns its link's token.
 func startRegistration(t *testing.T, e *servertest.Env) (token string, deviceID int64) {
+	return startRegistrationOf(t, e, portico.PlatformIOS)
+}
+
+func startRegistrationOf(t *testing.T, e *servertest.Env, platform portico.Platform) (token string, deviceID int64) {
 	t.Helper()
 	u, err := e.Store.UserByUsername(context.Background(), "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := portico.NewContextWithActor(context.Background(), portico.Actor{User: u, Source: "192.0.2.1"})
-	started, err := e.Service.StartRegistration(ctx, portico.InviteByMessage, portico.PlatformIOS)
+	started, err := e.Service.StartRegistration(ctx, portico.InviteByMessage, platform)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +85,7 @@ func startRegistration(t *testing.T, e *servertest.Env) (token string, deviceID 
 // in at /go and gets the profile, then its identity over SCEP.
 func enroll(t *testing.T, e *servertest.Env, udid, token string) *phone {
 	t.Helper()
-	res := e.PostForm(e.Browser(), "/go", url.Values{"username": {"alice"}, "password": {servertest.Password("alice")}, "t": {token}, "platform": {"ios"}})
+	res := e.PostForm(e.Browser(), "/go", url.Values{"username": {"alice"}, "password": {servertest.Password("alice")}, "t": {token}})
 	if res.Status != http.StatusOK || res.Header.Get("Content-Type") != applemdm.ProfileContentType {
 		t.Fatalf("POST /go: %d %s %.200s", res.Status, res.Header.Get("Content-Type"), res.Body)
 	}
@@ -253,17 +259,21 @@ func capture(t *testing.T, name string) map[string]any {
 // enrolled is an iPhone through Authenticate and TokenUpdate, whose first
 // details the server asked for and got.
 func enrolled(t *testing.T, e *servertest.Env) (*phone, int64) {
+	return enrolledAs(t, e, portico.PlatformIOS, "iPhone15,2", true)
+}
+
+func enrolledAs(t *testing.T, e *servertest.Env, platform portico.Platform, product string, supervised bool) (*phone, int64) {
 	t.Helper()
-	token, id := startRegistration(t, e)
+	token, id := startRegistrationOf(t, e, platform)
 	p := enroll(t, e, "00008030-001A2D3E0C12802E", token)
 	if d := device(t, e, id); d.Status != portico.StatusPending {
 		t.Fatalf("after SCEP the device is %s", d.Status)
 	}
-	if s := p.checkin("Authenticate", map[string]any{"OSVersion": "17.4.1", "ProductName": "iPhone15,2", "SerialNumber": "F2LXK0AAAAAA", "DeviceName": "Alice's iPhone"}); s != http.StatusOK {
+	if s := p.checkin("Authenticate", map[string]any{"OSVersion": "17.4.1", "ProductName": product, "SerialNumber": "F2LXK0AAAAAA", "DeviceName": "Alice's device"}); s != http.StatusOK {
 		t.Fatalf("Authenticate: %d", s)
 	}
 	d := device(t, e, id)
-	if d.Status != portico.StatusActive || d.Details.Name != "Alice's iPhone" || d.Details.Model != "iPhone15,2" {
+	if d.Status != portico.StatusActive || d.Details.Name != "Alice's device" || d.Details.Model != product || d.Platform != platform {
 		t.Fatalf("after Authenticate: %+v", d)
 	}
 	tu := capture(t, "TokenUpdate.iPad-iOS9.3.5.with-UnlockToken.plist")
@@ -278,8 +288,8 @@ func enrolled(t *testing.T, e *servertest.Env) (*phone, int64) {
 	// Enrolled, the device is asked for its details (SPEC DEV-1).
 	info := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestDeviceInformation)
 	sec := p.want(p.ack(info, map[string]any{"QueryResponses": map[string]any{
-		"DeviceName": "Alice's iPhone", "ModelName": "iPhone", "ProductName": "iPhone15,2", "OSVersion": "17.4.1",
-		"SerialNumber": "F2LXK0AAAAAA", "IsSupervised": true,
+		"DeviceName": "Alice's device", "ModelName": "iPhone", "ProductName": product, "OSVersion": "17.4.1",
+		"SerialNumber": "F2LXK0AAAAAA", "IsSupervised": supervised,
 		"ServiceSubscriptions": []any{map[string]any{"IMEI": "35 000000 000001 1", "PhoneNumber": "+15550001", "CurrentCarrierNetwork": "Carrier", "IsDataPreferred": true}},
 	}}), applemdm.RequestSecurityInfo)
 	si := capture(t, "SecurityInfo.iOS.plist")
@@ -287,7 +297,7 @@ func enrolled(t *testing.T, e *servertest.Env) (*phone, int64) {
 		t.Fatalf("after SecurityInfo: %v", next)
 	}
 	d = device(t, e, id)
-	want := portico.DeviceDetails{Name: "Alice's iPhone", Model: "iPhone15,2", Manufacturer: "Apple", OSVersion: "17.4.1",
+	want := portico.DeviceDetails{Name: "Alice's device", Model: product, Manufacturer: "Apple", OSVersion: "17.4.1",
 		Serial: "F2LXK0AAAAAA", IMEI: "350000000000011", PhoneNumber: "+15550001", Carrier: "Carrier"}
 	if d.Details != want {
 		t.Fatalf("details %+v, want %+v", d.Details, want)
@@ -520,5 +530,116 @@ func TestSCEPChallenge(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusBadRequest {
 		t.Errorf("garbage: %d", res.StatusCode)
+	}
+}
+
+// TestMac: no unlock, no locate; a lock carries a six-digit PIN that the
+// portal shows once.
+func TestMac(t *testing.T) {
+	e := newEnv(t)
+	p, id := enrolledAs(t, e, portico.PlatformMacOS, "Mac14,2", false)
+	alice := e.SignIn("alice")
+	path := "/devices/" + strconv.FormatInt(id, 10)
+	page := e.Get(alice, path)
+	for _, absent := range []string{`value="unlock"`, `value="locate"`, `/locate"`} {
+		if strings.Contains(page.Body, absent) {
+			t.Errorf("a Mac's page offers %s", absent)
+		}
+	}
+	if !strings.Contains(page.Body, "Location is not available for this device") {
+		t.Error("the page does not say why the Mac cannot be located")
+	}
+	for _, kind := range []string{"unlock", "locate"} {
+		if res := e.PostForm(alice, path+"/actions", url.Values{"kind": {kind}}); res.Status != http.StatusForbidden {
+			t.Errorf("%s a Mac: %d", kind, res.Status)
+		}
+	}
+	if res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"lock"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("lock: %d", res.Status)
+	}
+	shown := e.Get(alice, path).Body
+	lock := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestDeviceLock)
+	pin, _ := lock.Command["PIN"].(string)
+	if len(pin) != 6 || strings.Trim(pin, "0123456789") != "" {
+		t.Fatalf("DeviceLock PIN %q", pin)
+	}
+	if !strings.Contains(shown, "The Mac will ask for this PIN: "+pin) {
+		t.Error("the portal did not show the PIN")
+	}
+	if strings.Contains(e.Get(alice, path).Body, pin) {
+		t.Error("the portal shows the PIN a second time")
+	}
+	p.ack(lock, map[string]any{"MessageResult": "Success"})
+}
+
+// TestUnsupervisedIPhone cannot be located: the portal says so.
+func TestUnsupervisedIPhone(t *testing.T) {
+	e := newEnv(t)
+	_, id := enrolledAs(t, e, portico.PlatformIOS, "iPhone15,2", false)
+	alice := e.SignIn("alice")
+	path := "/devices/" + strconv.FormatInt(id, 10)
+	if page := e.Get(alice, path).Body; !strings.Contains(page, "only supervised iPhones and iPads can be located") || strings.Contains(page, `value="locate"`) {
+		t.Error("an unsupervised iPhone's page offers locate, or does not say why not")
+	}
+	res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"locate"}})
+	if res.Status != http.StatusForbidden {
+		t.Errorf("locate: %d", res.Status)
+	}
+}
+
+// TestLocateWarns: before locating a supervised iPhone the portal says it
+// goes into Lost Mode.
+func TestLocateWarns(t *testing.T) {
+	e := newEnv(t)
+	_, id := enrolled(t, e)
+	alice := e.SignIn("alice")
+	path := "/devices/" + strconv.FormatInt(id, 10)
+	if page := e.Get(alice, path).Body; !strings.Contains(page, `href="`+path+`/locate"`) {
+		t.Error("locate is not a link to its warning")
+	}
+	if page := e.Get(alice, path+"/locate").Body; !strings.Contains(page, "puts it in Lost Mode") {
+		t.Error("the warning does not say Lost Mode")
+	}
+}
+
+// TestTLSClientCertificate: behind serve's own TLS the device's client
+// certificate is its identity, without a signature; a signature by
+// another certificate than the TLS one is refused.
+func TestTLSClientCertificate(t *testing.T) {
+	e := newEnv(t)
+	p, _ := enrolled(t, e)
+	ts := httptest.NewUnstartedServer(e.Server)
+	ts.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
+	ts.StartTLS()
+	defer ts.Close()
+	client := ts.Client()
+	client.Transport.(*http.Transport).TLSClientConfig.Certificates = []tls.Certificate{{Certificate: [][]byte{p.Identity.Raw}, PrivateKey: p.Key}}
+	idle := mdmtest.Message(t, map[string]any{"UDID": p.UDID, "Status": "Idle"})
+	other := mdmtest.NewDevice(t, p.UDID)
+	other.Identity = other.Self
+	tests := []struct {
+		name   string
+		sig    string
+		status int
+	}{
+		{"certificate alone", "", http.StatusOK},
+		{"certificate and its signature", p.Sign(t, idle), http.StatusOK},
+		{"certificate and another's signature", other.Sign(t, idle), http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPut, ts.URL+"/mdm/connect", bytes.NewReader(idle))
+			if tt.sig != "" {
+				req.Header.Set("Mdm-Signature", tt.sig)
+			}
+			res, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != tt.status {
+				t.Errorf("status %d, want %d", res.StatusCode, tt.status)
+			}
+		})
 	}
 }
