@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/applemdm"
@@ -77,7 +78,7 @@ func (s *Service) enrollmentProfile(ctx context.Context, st store.Store, ch *por
 		CheckInURL:   s.baseURL + "mdm/checkin",
 		SCEPURL:      s.baseURL + "scep",
 		Challenge:    challenge,
-		Subject:      fmt.Sprintf("Portico device %d", ch.DeviceID),
+		Subject:      "Portico device",
 		Topic:        topic,
 		TrustRoot:    s.apple.TrustRoot,
 	}
@@ -650,3 +651,65 @@ func (s *Service) appleCommand(d *portico.Device, e *portico.AppleEnrollment, c 
 }
 
 var errNoAppleLocation = portico.Errorf(portico.EFORBIDDEN, "Location is not available for this device: only supervised iPhones and iPads can be located.")
+
+// BulkEnrollment is what an admin asks for in a bulk enrollment profile.
+type BulkEnrollment struct {
+	Username string
+	Platform portico.Platform
+	// Uses is how many devices may enroll with the profile.
+	Uses int
+	// ValidFor is how long the profile works.
+	ValidFor time.Duration
+}
+
+// Limits of a bulk enrollment profile: enough for a delivery of devices,
+// and short-lived, since anyone holding the file can enroll a device to
+// the user.
+const (
+	maxBulkUses     = 500
+	maxBulkValidFor = 30 * 24 * time.Hour
+)
+
+// BulkEnrollmentProfile makes an enrollment profile that enrolls up to
+// b.Uses iPhones, iPads or Macs to a user until it expires (admins only,
+// audited). Each device that uses it gets its own record and identity.
+func (s *Service) BulkEnrollmentProfile(ctx context.Context, b BulkEnrollment) ([]byte, error) {
+	action := portico.AuditEntry{Action: "apple.bulk_profile", Target: b.Username}
+	if err := requireAdmin(ctx); err != nil {
+		s.auditRefusal(ctx, action, err)
+		return nil, err
+	}
+	platform, err := portico.ParsePlatform(string(b.Platform))
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !platform.Apple():
+		return nil, portico.Errorf(portico.EINVALID, "An enrollment profile is for iPhones, iPads and Macs, not %s.", platform.OSName())
+	case b.Uses < 1 || b.Uses > maxBulkUses:
+		return nil, portico.Errorf(portico.EINVALID, "A bulk enrollment profile enrolls from 1 to %d devices.", maxBulkUses)
+	case b.ValidFor < time.Hour || b.ValidFor > maxBulkValidFor:
+		return nil, portico.Errorf(portico.EINVALID, "A bulk enrollment profile works from 1 hour to 30 days.")
+	}
+	u, err := s.store.UserByUsername(ctx, strings.TrimSpace(b.Username))
+	if portico.ErrorCode(err) == portico.ENOTFOUND || (err == nil && u.Disabled) {
+		return nil, portico.Errorf(portico.ENOTFOUND, "There is no active user %q.", b.Username)
+	} else if err != nil {
+		return nil, err
+	}
+	v, err := s.store.SettingValues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var profile []byte
+	err = s.store.InTx(ctx, func(st store.Store) error {
+		ch := &portico.AppleChallenge{UserID: u.ID, Platform: platform, UsesLeft: b.Uses, ExpiresAt: s.clock.Now().Add(b.ValidFor)}
+		if profile, err = s.enrollmentProfile(ctx, st, ch, v); err != nil {
+			return err
+		}
+		action.Target = u.Username
+		action.Detail = fmt.Sprintf("%d × %s until %s", b.Uses, platform.OSName(), ch.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"))
+		return s.audit(ctx, st, action)
+	})
+	return profile, err
+}

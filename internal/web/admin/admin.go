@@ -33,6 +33,8 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	mux.Handle("GET /admin/settings/{group}", web.Admin, r.HTML(h.settings))
 	mux.Handle("POST /admin/settings/{group}", web.Admin, r.HTML(h.saveSettings))
 	mux.Handle("GET /admin/audit", web.Admin, r.HTML(h.audit))
+	mux.Handle("GET /admin/apple/bulk", web.Admin, r.HTML(h.bulkPage))
+	mux.Handle("POST /admin/apple/bulk", web.Admin, r.HTML(h.bulkProfile))
 	mux.Handle("GET /admin/outbox", web.Admin, r.HTML(h.outbox))
 	mux.Handle("GET /admin/outbox/{id}", web.Admin, r.HTML(h.message))
 }

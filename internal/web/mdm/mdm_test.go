@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"crypto/x509"
 	"io"
 	"net/http"
@@ -641,5 +642,125 @@ func TestTLSClientCertificate(t *testing.T) {
 				t.Errorf("status %d, want %d", res.StatusCode, tt.status)
 			}
 		})
+	}
+}
+
+// TestBulkEnrollment: an admin's profile enrolls up to its number of
+// devices to the user it names, each its own device; then it is used up.
+func TestBulkEnrollment(t *testing.T) {
+	e := newEnv(t)
+	e.AddUser("root", true)
+	admin := e.SignIn("root")
+	refusals := []struct {
+		name string
+		form url.Values
+		want int
+	}{
+		{"no devices", url.Values{"username": {"alice"}, "platform": {"ios"}, "uses": {"0"}, "hours": {"24"}}, http.StatusBadRequest},
+		{"too long", url.Values{"username": {"alice"}, "platform": {"ios"}, "uses": {"2"}, "hours": {"2000"}}, http.StatusBadRequest},
+		{"not Apple", url.Values{"username": {"alice"}, "platform": {"android"}, "uses": {"2"}, "hours": {"24"}}, http.StatusBadRequest},
+		{"unknown user", url.Values{"username": {"nobody"}, "platform": {"ios"}, "uses": {"2"}, "hours": {"24"}}, http.StatusNotFound},
+		{"not a number", url.Values{"username": {"alice"}, "platform": {"ios"}, "uses": {"two"}, "hours": {"24"}}, http.StatusBadRequest},
+	}
+	for _, tt := range refusals {
+		if res := e.PostForm(admin, "/admin/apple/bulk", tt.form); res.Status != tt.want || !strings.Contains(res.Body, `class="error"`) {
+			t.Errorf("%s: %d, want %d with a message", tt.name, res.Status, tt.want)
+		}
+	}
+	if res := e.PostForm(e.SignIn("alice"), "/admin/apple/bulk", url.Values{"username": {"alice"}, "platform": {"ios"}, "uses": {"2"}, "hours": {"24"}}); res.Status != http.StatusForbidden {
+		t.Errorf("a user's bulk profile: %d", res.Status)
+	}
+	res := e.PostForm(admin, "/admin/apple/bulk", url.Values{"username": {"alice"}, "platform": {"ipados"}, "uses": {"2"}, "hours": {"24"}})
+	if res.Status != http.StatusOK || res.Header.Get("Content-Type") != applemdm.ProfileContentType {
+		t.Fatalf("bulk profile: %d %.300s", res.Status, res.Body)
+	}
+	var profile enrollmentProfile
+	content, _, err := applemdm.ReadProfile([]byte(res.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plist.Unmarshal(content, &profile)
+	alice, _ := e.Store.UserByUsername(context.Background(), "alice")
+	for i, udid := range []string{"BULK-1", "BULK-2", "BULK-3"} {
+		p := &phone{Device: mdmtest.NewDevice(t, udid), t: t, e: e, profile: profile}
+		status := p.scep(t, p.challenge())
+		if i == 2 {
+			if status != scep.FAILURE {
+				t.Errorf("a third device with a profile for two: %s", status)
+			}
+			continue
+		}
+		if status != scep.SUCCESS {
+			t.Fatalf("device %d: %s", i+1, status)
+		}
+		if s := p.checkin("Authenticate", map[string]any{"ProductName": "iPad13,1", "OSVersion": "17.4", "DeviceName": udid}); s != http.StatusOK {
+			t.Fatalf("Authenticate %s: %d", udid, s)
+		}
+	}
+	devices, err := e.Store.ListDevices(context.Background(), store.DeviceFilter{UserID: alice.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range devices {
+		if d.Status == portico.StatusActive && d.Platform == portico.PlatformIPadOS {
+			names = append(names, d.Details.Name)
+		}
+	}
+	if strings.Join(names, ",") != "BULK-1,BULK-2" && strings.Join(names, ",") != "BULK-2,BULK-1" {
+		t.Errorf("alice's active iPads: %v", names)
+	}
+	audit, _ := e.Store.ListAudit(context.Background(), store.AuditFilter{Actor: "root"})
+	found := false
+	for _, a := range audit {
+		found = found || (a.Action == "apple.bulk_profile" && a.Result == portico.ResultOK && a.Target == "alice")
+	}
+	if !found {
+		t.Error("the bulk profile is not in the audit log")
+	}
+}
+
+// TestPortalProfile: the portal offers a pending iPhone's profile; the
+// download replaces the challenge of the profile before.
+func TestPortalProfile(t *testing.T) {
+	e := newEnv(t)
+	token, id := startRegistration(t, e)
+	first := enroll(t, e, "UDID-A", token)
+	alice := e.SignIn("alice")
+	path := "/devices/" + strconv.FormatInt(id, 10)
+	if page := e.Get(alice, path).Body; !strings.Contains(page, path+"/enrollment-profile") {
+		t.Error("the pending iPhone's page offers no profile")
+	}
+	res := e.Get(alice, path+"/enrollment-profile")
+	if res.Status != http.StatusOK || res.Header.Get("Content-Type") != applemdm.ProfileContentType {
+		t.Fatalf("download: %d", res.Status)
+	}
+	var again enrollmentProfile
+	plist.Unmarshal([]byte(res.Body), &again)
+	second := &phone{Device: mdmtest.NewDevice(t, "UDID-B"), t: t, e: e, profile: again}
+	if second.challenge() == first.challenge() {
+		t.Error("the download has the challenge of the profile before")
+	}
+	if bob := e.AddUser("bob", false, portico.Roles...); bob != nil {
+		if res := e.Get(e.SignIn("bob"), path+"/enrollment-profile"); res.Status != http.StatusNotFound {
+			t.Errorf("bob downloads alice's profile: %d", res.Status)
+		}
+	}
+}
+
+// TestGETPKIOperation: SCEP's PKIOperation also comes by GET, base64 in
+// the query.
+func TestGETPKIOperation(t *testing.T) {
+	e := newEnv(t)
+	token, _ := startRegistration(t, e)
+	res := e.PostForm(e.Browser(), "/go", url.Values{"username": {"alice"}, "password": {servertest.Password("alice")}, "t": {token}})
+	var profile enrollmentProfile
+	plist.Unmarshal([]byte(res.Body), &profile)
+	p := &phone{Device: mdmtest.NewDevice(t, "UDID-GET"), t: t, e: e, profile: profile}
+	ca := e.AppleCA().Cert
+	msg := base64.StdEncoding.EncodeToString(p.SCEPRequest(t, ca, "x", p.challenge()))
+	body := get(t, e.URL+"/scep?operation=PKIOperation&message="+url.QueryEscape(msg))
+	if status := p.SCEPReply(t, ca, []byte(body)); status != scep.SUCCESS {
+		t.Errorf("GET PKIOperation: %s", status)
 	}
 }
