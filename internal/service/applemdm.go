@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -575,7 +576,7 @@ func (s *Service) nextAppleCommand(ctx context.Context, d *portico.Device, e *po
 		} else if err != nil {
 			return nil, err
 		}
-		cmd, err := s.appleCommand(d, e, c, v)
+		cmd, err := s.appleCommand(ctx, d, e, c, v)
 		if err != nil {
 			if err := s.finishAppleCommand(ctx, d, c, portico.CommandResult{Status: portico.CommandFailed, Message: portico.ErrorMessage(err)}); err != nil {
 				return nil, err
@@ -594,7 +595,7 @@ type applePIN struct {
 
 // appleCommand is the MDM command for the current step of a portal
 // command (SPEC ACT-1..ACT-6).
-func (s *Service) appleCommand(d *portico.Device, e *portico.AppleEnrollment, c *portico.Command, v portico.SettingValues) (applemdm.Command, error) {
+func (s *Service) appleCommand(ctx context.Context, d *portico.Device, e *portico.AppleEnrollment, c *portico.Command, v portico.SettingValues) (applemdm.Command, error) {
 	mac := d.Platform == portico.PlatformMacOS
 	withPIN := func(requestType string) (applemdm.Command, error) {
 		cmd := applemdm.Command{RequestType: requestType, Keys: map[string]any{}}
@@ -646,6 +647,12 @@ func (s *Service) appleCommand(d *portico.Device, e *portico.AppleEnrollment, c 
 		return applemdm.Command{RequestType: applemdm.RequestDeviceLocation}, nil
 	case portico.CommandEndLostMode:
 		return applemdm.Command{RequestType: applemdm.RequestDisableLostMode}, nil
+	case portico.CommandConfigure:
+		profile, err := s.mailProfile(ctx, d.UserID)
+		if err != nil {
+			return applemdm.Command{}, err
+		}
+		return applemdm.Command{RequestType: applemdm.RequestInstallProfile, Keys: map[string]any{"Payload": profile}}, nil
 	}
 	return applemdm.Command{}, portico.Errorf(portico.EINVALID, "%s is not available on Apple devices yet.", c.Kind.Label())
 }
@@ -712,4 +719,32 @@ func (s *Service) BulkEnrollmentProfile(ctx context.Context, b BulkEnrollment) (
 		return s.audit(ctx, st, action)
 	})
 	return profile, err
+}
+
+// mailProfile is the user's email account configuration as the profile
+// InstallProfile carries, with the identities as they are now.
+func (s *Service) mailProfile(ctx context.Context, userID int64) ([]byte, error) {
+	conf, err := s.emailConfiguration(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if conf.Server == "" {
+		return nil, portico.Errorf(portico.EINVALID, "The email account configuration has no mail server.")
+	}
+	m := applemdm.MailAccount{Server: conf.Server, Username: conf.Username, Email: conf.Email,
+		SMIMESigning: conf.SMIMESigning, SMIMEEncryption: conf.SMIMEEncryption}
+	for _, id := range conf.Identities {
+		file, err := base64.StdEncoding.DecodeString(id.PKCS12)
+		if err != nil {
+			return nil, err
+		}
+		p := &applemdm.PKCS12{File: file, Password: id.Password}
+		switch id.Purpose {
+		case portico.CertificateSigning:
+			m.Signing = p
+		case portico.CertificateEncryption:
+			m.Encryption = p
+		}
+	}
+	return m.Profile()
 }

@@ -17,10 +17,12 @@ import (
 
 	"github.com/smallstep/scep"
 	"howett.net/plist"
+	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/applemdm"
 	"github.com/portico-mdm/portico/internal/applemdm/mdmtest"
+	"github.com/portico-mdm/portico/internal/certfile/certfiletest"
 	"github.com/portico-mdm/portico/internal/server/servertest"
 	"github.com/portico-mdm/portico/internal/store"
 )
@@ -762,5 +764,46 @@ func TestGETPKIOperation(t *testing.T) {
 	body := get(t, e.URL+"/scep?operation=PKIOperation&message="+url.QueryEscape(msg))
 	if status := p.SCEPReply(t, ca, []byte(body)); status != scep.SUCCESS {
 		t.Errorf("GET PKIOperation: %s", status)
+	}
+}
+
+// TestInstallProfile: a certificate the user uploads reaches an enrolled
+// iPhone as InstallProfile of the email account with its identity.
+func TestInstallProfile(t *testing.T) {
+	e := newEnv(t)
+	if err := e.Service.SetSettings(e.Op, map[string]string{
+		"certificates.signing": "Email signing certificate", "email.server": "mail.example.com",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := enrolled(t, e)
+	alice, _ := e.Store.UserByUsername(context.Background(), "alice")
+	ctx := portico.NewContextWithActor(context.Background(), portico.Actor{User: alice})
+	file := certfiletest.PKCS12(certfiletest.Options{Email: "alice@example.com"}, "p12-password")
+	if _, pushes, err := e.Service.PutCertificate(ctx, portico.CertificateSigning, file, "p12-password"); err != nil || len(pushes) != 1 {
+		t.Fatalf("upload: %v, %d pushes", err, len(pushes))
+	}
+	install := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestInstallProfile)
+	var profile struct {
+		PayloadIdentifier string
+		PayloadContent    []map[string]any
+	}
+	if _, err := plist.Unmarshal(install.Command["Payload"].([]byte), &profile); err != nil {
+		t.Fatal(err)
+	}
+	payloads := enrollmentProfile{PayloadContent: profile.PayloadContent}
+	mail := payloads.payload(t, "com.apple.mail.managed")
+	identity := payloads.payload(t, "com.apple.security.pkcs12")
+	if mail["SMIMESigningCertificateUUID"] != identity["PayloadUUID"] || mail["IncomingMailServerHostName"] != "mail.example.com" || mail["EmailAddress"] != "alice@example.com" {
+		t.Errorf("mail payload %v", mail)
+	}
+	pw, _ := identity["Password"].(string)
+	if _, cert, _, err := pkcs12.DecodeChain(identity["PayloadContent"].([]byte), pw); err != nil || cert.EmailAddresses[0] != "alice@example.com" {
+		t.Errorf("the identity does not open with its password: %v", err)
+	}
+	p.ack(install, nil)
+	pushes, err := e.Service.MyPushes(ctx)
+	if err != nil || len(pushes) != 1 || pushes[0].Command.Status != portico.CommandDone {
+		t.Errorf("pushes %v %v", pushes, err)
 	}
 }
