@@ -337,6 +337,10 @@ func (s *Service) appleAuthenticate(ctx context.Context, cert *x509.Certificate,
 			}
 		}
 		if e == nil {
+			// A device retired or wiped before may enroll again as this one.
+			if err := st.ReleaseAppleUDID(ctx, m.UDID); err != nil {
+				return err
+			}
 			e = &portico.AppleEnrollment{DeviceID: d.ID, UDID: m.UDID, Fingerprint: applemdm.Fingerprint(cert), EnrolledAt: now}
 		}
 		e.Topic, e.UpdatedAt = m.Topic, now

@@ -250,6 +250,9 @@ type AppleMDM interface {
 	// before; ECONFLICT when another device enrolled with the UDID.
 	PutAppleEnrollment(ctx context.Context, e *portico.AppleEnrollment) error
 	AppleEnrollment(ctx context.Context, deviceID int64) (*portico.AppleEnrollment, error)
+	// ReleaseAppleUDID forgets the enrollments with the UDID of devices
+	// that were retired or wiped, so that the device may enroll again.
+	ReleaseAppleUDID(ctx context.Context, udid string) error
 	// SetAppleState records whether the device is supervised and in lost
 	// mode.
 	SetAppleState(ctx context.Context, deviceID int64, supervised, lostMode bool, at time.Time) error

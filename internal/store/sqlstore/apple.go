@@ -68,6 +68,12 @@ func (c *conn) AppleEnrollment(ctx context.Context, deviceID int64) (*portico.Ap
 	return e, notFound(err, "Device %d is not enrolled in Apple MDM.", deviceID)
 }
 
+func (c *conn) ReleaseAppleUDID(ctx context.Context, udid string) error {
+	_, err := c.exec(ctx, "DELETE FROM apple_enrollments WHERE udid = ? AND device_id IN (SELECT id FROM devices WHERE status IN (?, ?))",
+		udid, string(portico.StatusRetired), string(portico.StatusWiped))
+	return err
+}
+
 func (c *conn) SetAppleState(ctx context.Context, deviceID int64, supervised, lostMode bool, now time.Time) error {
 	res, err := c.exec(ctx, "UPDATE apple_enrollments SET supervised = ?, lost_mode = ?, updated_at = ? WHERE device_id = ?",
 		supervised, lostMode, at(now), deviceID)

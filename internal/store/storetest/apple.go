@@ -92,6 +92,17 @@ func testAppleEnrollments(t *testing.T, st store.Store) {
 	wantCode(t, st.PutAppleEnrollment(ctx(t), &portico.AppleEnrollment{DeviceID: other.ID, UDID: "UDID-1", Fingerprint: hash("x"),
 		Topic: "t", EnrolledAt: base, UpdatedAt: base}), portico.ECONFLICT)
 	wantCode(t, st.SetAppleState(ctx(t), other.ID, true, false, base), portico.ENOTFOUND)
+
+	// An active device keeps its UDID; a retired one lets it go.
+	check(t, st.ReleaseAppleUDID(ctx(t), "UDID-1"))
+	_, err = st.AppleEnrollment(ctx(t), d.ID)
+	check(t, err)
+	check(t, st.EndDevice(ctx(t), d.ID, portico.StatusRetired))
+	check(t, st.ReleaseAppleUDID(ctx(t), "UDID-1"))
+	_, err = st.AppleEnrollment(ctx(t), d.ID)
+	wantCode(t, err, portico.ENOTFOUND)
+	check(t, st.PutAppleEnrollment(ctx(t), &portico.AppleEnrollment{DeviceID: other.ID, UDID: "UDID-1", Fingerprint: hash("x"),
+		Topic: "t", EnrolledAt: base, UpdatedAt: base}))
 }
 
 func testAppleCommands(t *testing.T, st store.Store) {

@@ -807,3 +807,28 @@ func TestInstallProfile(t *testing.T) {
 		t.Errorf("pushes %v %v", pushes, err)
 	}
 }
+
+// TestEnrollAgainAfterRetirement: a retired iPhone enrolls again with a
+// new registration, under the same UDID.
+func TestEnrollAgainAfterRetirement(t *testing.T) {
+	e := newEnv(t)
+	p, id := enrolled(t, e)
+	if s := p.checkin("CheckOut", nil); s != http.StatusOK {
+		t.Fatalf("CheckOut: %d", s)
+	}
+	token, newID := startRegistration(t, e)
+	again := enroll(t, e, p.UDID, token)
+	if s := again.checkin("Authenticate", map[string]any{"ProductName": "iPhone15,2", "OSVersion": "17.4.1"}); s != http.StatusOK {
+		t.Fatalf("Authenticate again: %d", s)
+	}
+	if d := device(t, e, newID); d.Status != portico.StatusActive {
+		t.Errorf("the new record is %s", d.Status)
+	}
+	if d := device(t, e, id); d.Status != portico.StatusRetired {
+		t.Errorf("the old record is %s", d.Status)
+	}
+	// The old identity no longer works.
+	if s, _ := p.put("/mdm/connect", map[string]any{"UDID": p.UDID, "Status": "Idle"}); s != http.StatusUnauthorized {
+		t.Errorf("the old identity: %d", s)
+	}
+}
