@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smallstep/scep"
 	"howett.net/plist"
@@ -455,6 +457,15 @@ func TestRefusals(t *testing.T) {
 	stranger := mdmtest.NewDevice(t, p.UDID)
 	stranger.Identity = stranger.Self
 	idle := mdmtest.Message(t, map[string]any{"UDID": p.UDID, "Status": "Idle"})
+	// Issued by the server's CA, but never through SCEP: no device has it.
+	unknown := mdmtest.NewDevice(t, p.UDID)
+	req, err := e.AppleCA().ParseSCEP(unknown.SCEPRequest(t, e.AppleCA().Cert, "x", "y"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unknown.Identity, err = e.AppleCA().Issue(req.CSR, pkix.Name{CommonName: "Portico device 999"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	big := append([]byte(`<?xml version="1.0"?><plist version="1.0"><dict><key>UDID</key><string>`), bytes.Repeat([]byte("A"), applemdm.MaxBody)...)
 	tests := []struct {
 		name   string
@@ -466,6 +477,7 @@ func TestRefusals(t *testing.T) {
 		{"no identity", "/mdm/connect", idle, "", http.StatusUnauthorized},
 		{"a signature of another body", "/mdm/connect", idle, p.Sign(t, []byte("other")), http.StatusUnauthorized},
 		{"a certificate this server did not issue", "/mdm/connect", idle, stranger.Sign(t, idle), http.StatusUnauthorized},
+		{"a certificate of no device", "/mdm/connect", idle, unknown.Sign(t, idle), http.StatusUnauthorized},
 		{"another UDID", "/mdm/connect", mdmtest.Message(t, map[string]any{"UDID": "OTHER", "Status": "Idle"}), "", http.StatusUnauthorized},
 		{"a malformed plist", "/mdm/connect", []byte("<plist><dict><key>UDID"), "", http.StatusBadRequest},
 		{"a check-in that is not one", "/mdm/checkin", idle, "", http.StatusBadRequest},
@@ -653,6 +665,9 @@ func TestBulkEnrollment(t *testing.T) {
 	e := newEnv(t)
 	e.AddUser("root", true)
 	admin := e.SignIn("root")
+	if page := e.Get(admin, "/admin/apple/bulk"); page.Status != http.StatusOK || !strings.Contains(page.Body, `action="/admin/apple/bulk"`) {
+		t.Fatalf("bulk page: %d", page.Status)
+	}
 	refusals := []struct {
 		name string
 		form url.Values
