@@ -79,7 +79,7 @@ func (s *Service) enrollmentProfile(ctx context.Context, st store.Store, ch *por
 		CheckInURL:   s.baseURL + "mdm/checkin",
 		SCEPURL:      s.baseURL + "scep",
 		Challenge:    challenge,
-		Subject:      "Portico device",
+		Subject:      profileSubject(ch),
 		Topic:        topic,
 		TrustRoot:    s.apple.TrustRoot,
 	}
@@ -106,6 +106,16 @@ func (s *Service) enrollmentProfile(ctx context.Context, st store.Store, ch *por
 		return applemdm.SignProfile(profile, leaf, signer.PrivateKey, chain)
 	}
 	return profile, nil
+}
+
+// profileSubject is the subject the profile asks SCEP for, unique per
+// device: the device's number, or for a bulk profile, whose devices are
+// not known yet, a random one. The CA decides the issued subject anyway.
+func profileSubject(ch *portico.AppleChallenge) string {
+	if ch.DeviceID == 0 {
+		return "Portico device " + applemdm.NewUUID()
+	}
+	return fmt.Sprintf("Portico device %d", ch.DeviceID)
 }
 
 // registrationProfile is the enrollment profile that completes a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net/url"
 	"path/filepath"
 	"testing"
@@ -120,6 +121,11 @@ func TestEnrollmentProfile(t *testing.T) {
 			}
 			if root := payloads["com.apple.security.root"]; root == nil || string(root["PayloadContent"].([]byte)) != string(tlsCert.Raw) {
 				t.Error("no trust payload with the self-signed certificate")
+			}
+			sc := payloads["com.apple.security.scep"]["PayloadContent"].(map[string]any)
+			subject := sc["Subject"].([]any)[0].([]any)[0].([]any)
+			if want := fmt.Sprintf("Portico device %d", started.Invitation.DeviceID); subject[1] != want || sc["Keysize"] != uint64(2048) {
+				t.Errorf("SCEP subject %v, key size %v; want %s, 2048", subject, sc["Keysize"], want)
 			}
 			mdm := payloads["com.apple.mdm"]
 			if mdm["ServerURL"] != "https://mdm.example.com/mdm/connect" || mdm["Topic"] != "com.apple.mgmt.External.1" {
