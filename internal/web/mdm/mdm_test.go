@@ -401,6 +401,9 @@ func TestCommands(t *testing.T) {
 		t.Errorf("locate: %s %s", c.Status, c.Data)
 	}
 	// The portal offers to end Lost Mode now.
+	if page := e.Get(alice, "/devices/"+strconv.FormatInt(id, 10)).Body; !strings.Contains(page, `value="end_lost_mode"`) {
+		t.Error("the device page does not offer to end Lost Mode")
+	}
 	act("end_lost_mode", nil)
 	end := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestDisableLostMode)
 	p.ack(end, nil)
