@@ -588,6 +588,30 @@ func TestMac(t *testing.T) {
 		t.Error("the portal shows the PIN a second time")
 	}
 	p.ack(lock, map[string]any{"MessageResult": "Success"})
+
+	// A wipe waits out its grace period, then erases with its own PIN.
+	if res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"wipe"}, "confirm": {"Alice's device"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("wipe: %d %s", res.Status, res.Body)
+	}
+	shown = e.Get(alice, path).Body
+	if next := p.poll(map[string]any{"Status": "Idle"}); next != nil {
+		t.Fatalf("a held wipe went to the device: %v", next)
+	}
+	e.Clock.Advance(2 * time.Minute)
+	if err := e.Service.AdvanceCommands(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	erase := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestEraseDevice)
+	wipePIN, _ := erase.Command["PIN"].(string)
+	if len(wipePIN) != 6 || !strings.Contains(shown, "The Mac will ask for this PIN: "+wipePIN) {
+		t.Errorf("EraseDevice PIN %q not the one shown", wipePIN)
+	}
+	if next := p.ack(erase, nil); next != nil {
+		t.Fatalf("after the erase: %v", next)
+	}
+	if d := device(t, e, id); d.Status != portico.StatusWiped {
+		t.Errorf("after EraseDevice: %s", d.Status)
+	}
 }
 
 // TestUnsupervisedIPhone cannot be located: the portal says so.
