@@ -19,6 +19,9 @@ const (
 	// S/MIME identities) on the device; the service queues it when a
 	// certificate the configuration uses changes (SPEC CERT-3).
 	CommandConfigure CommandKind = "configure"
+	// CommandEndLostMode takes an iPhone or iPad out of the Lost Mode a
+	// locate put it in; the portal offers it after a locate.
+	CommandEndLostMode CommandKind = "end_lost_mode"
 )
 
 // Kinds lists the actions in the order the portal shows them.
@@ -36,7 +39,8 @@ var kindInfo = map[CommandKind]struct {
 	CommandCheckin: {RoleForceCheckin, "Force check-in", "checked in"},
 	// Not a portal action (it is not in Kinds): a certificate's upload
 	// queues it.
-	CommandConfigure: {RoleManageCertificates, "Install configuration", "configured"},
+	CommandConfigure:   {RoleManageCertificates, "Install configuration", "configured"},
+	CommandEndLostMode: {RoleLocate, "End Lost Mode", "out of Lost Mode"},
 }
 
 // ParseCommandKind returns the kind with the given name.
@@ -104,6 +108,10 @@ type Command struct {
 	ReleaseAt time.Time `json:"release_at,omitzero"`
 	SentAt    time.Time `json:"sent_at,omitzero"`
 	DoneAt    time.Time `json:"done_at,omitzero"`
+	// AppleUUID is the CommandUUID of the MDM command last sent for it to
+	// an Apple device, and AppleStep which of its MDM commands that was.
+	AppleUUID string `json:"-"`
+	AppleStep int    `json:"-"`
 }
 
 // Location is where a device said it was, in a locate command's data
@@ -126,6 +134,18 @@ func (l Location) Validate() error {
 		return Errorf(EINVALID, "A location says when the device was there (at).")
 	}
 	return nil
+}
+
+// ApplePIN is the six-digit PIN a Mac was locked or erased with: its user
+// types it to use the Mac again.
+func (c *Command) ApplePIN() string {
+	var p struct {
+		PIN string `json:"pin"`
+	}
+	if json.Unmarshal(c.Payload, &p) != nil {
+		return ""
+	}
+	return p.PIN
 }
 
 // Location returns the location a done locate command reported.

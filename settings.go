@@ -56,6 +56,7 @@ var SettingGroups = []SettingGroup{
 	{"derived", "Derived credentials", "The identity provider whose self-service module issues derived (PIV-D) credentials. With all three set, users who may request a registration PIN see Request derived credential for a pending iPhone, iPad or Android device. docs/derived-credentials.md is the provider's side of the exchange."},
 	{"products", "Licensed products", "The additional products the company has a licence for. Resetting a secure apps passcode from the portal needs at least one of them."},
 	{"secure_apps", "Secure apps policy", "The passcode that guards the secure apps on iPhones and Android devices, and whether users who forget it may recover it."},
+	{"apple", "Apple devices", "How iPhones, iPads and Macs enroll in Apple device management: the enrollment profile they install, and what it adds."},
 	{"mail", "Mail", "The SMTP server that sends invitations. Without one, mail stays in the outbox (Admin › Outbox) for you to read."},
 	{"sms", "SMS", "The HTTP gateway that sends text messages. Without one, SMS stay in the outbox (Admin › Outbox) for you to read."},
 }
@@ -139,6 +140,12 @@ var Settings = []Setting{
 			"2. Sign in with your user name and your password or registration PIN.\n" +
 			"3. Download and run the device agent from the link on that page; sign in again when it asks.\n" +
 			"4. The PC shows as Active in the portal within a minute."},
+	{Key: "apple.push_topic", Group: "apple", Label: "Push topic", Check: pushTopic,
+		Help: "The topic of the Apple push certificate, com.apple.mgmt.External.… (the UID in its subject). Enrollment profiles carry it; without it, Apple devices cannot enroll."},
+	{Key: "apple.sign_profile", Group: "apple", Label: "Sign the enrollment profile with the server's certificate", Kind: SwitchSetting, Default: "true", Check: boolean,
+		Help: "A signed profile shows who it comes from on the device. Switch off only when the server's certificate cannot sign (a proxy holds the real one)."},
+	{Key: "apple.web_clip", Group: "apple", Label: "Put the portal on the home screen of iPhones and iPads", Kind: SwitchSetting, Default: "false", Check: boolean,
+		Help: "The enrollment profile adds a Web Clip of the portal."},
 	{Key: "mail.host", Group: "mail", Label: "SMTP server", Check: optionalHost,
 		Help: "A host name or address, for example smtp.example.com. Empty: no mail is sent."},
 	{Key: "mail.port", Group: "mail", Label: "Port", Kind: NumberSetting, Default: "587", Check: integer(1, 65535),
@@ -305,6 +312,18 @@ func (v SettingValues) CertificateTypesOffered() []CertificateType {
 // certificate of the type, and so is pushed again when it changes.
 func (v SettingValues) EmailUses(t CertificateType) bool {
 	return v.Get("email.server") != "" && v.Bool("email.smime_"+string(t))
+}
+
+// pushTopic accepts an MDM push certificate's topic, which Apple requires
+// to start com.apple.mgmt.
+func pushTopic(s string) error {
+	if s == "" {
+		return nil
+	}
+	if !strings.HasPrefix(s, "com.apple.mgmt.") || len(s) > 200 || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return Errorf(EINVALID, "A push topic starts with com.apple.mgmt. and has no spaces, for example com.apple.mgmt.External.5f3a….")
+	}
+	return nil
 }
 
 func boolean(s string) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/applemdm"
 	"github.com/portico-mdm/portico/internal/outbox"
 	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/selfsigned"
@@ -35,6 +37,7 @@ const shutdownGrace = 30 * time.Second
 type serveFlags struct {
 	addr, baseURL, tlsCert, tlsKey, trustedProxies string
 	metricsAddr, metricsToken, logLevel            string
+	scepCACert, scepCAKey                          string
 }
 
 func (c *cli) serve(ctx context.Context, g globals, args []string) error {
@@ -48,6 +51,8 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", c.env("trusted-proxies", ""), "comma-separated CIDRs whose X-Forwarded-For is believed (PORTICO_TRUSTED_PROXIES)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", c.env("metrics-addr", ""), "serve /metrics without a token on this separate address (PORTICO_METRICS_ADDR)")
 	fs.StringVar(&f.metricsToken, "metrics-token", c.env("metrics-token", ""), "bearer token for /metrics on the main address (PORTICO_METRICS_TOKEN)")
+	fs.StringVar(&f.scepCACert, "scep-ca-cert", c.env("scep-ca-cert", ""), "CA certificate, PEM, that issues Apple device identities; default: one made in the data directory (PORTICO_SCEP_CA_CERT)")
+	fs.StringVar(&f.scepCAKey, "scep-ca-key", c.env("scep-ca-key", ""), "RSA key of --scep-ca-cert, PEM (PORTICO_SCEP_CA_KEY)")
 	fs.StringVar(&f.logLevel, "log-level", c.env("log-level", "info"), "debug, info, warn or error (PORTICO_LOG_LEVEL)")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -62,6 +67,9 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return usageError("--tls-cert and --tls-key go together")
+	}
+	if (f.scepCACert == "") != (f.scepCAKey == "") {
+		return usageError("--scep-ca-cert and --scep-ca-key go together")
 	}
 	log := slog.New(web.LogHandler{Handler: slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: level})})
 	slog.SetDefault(log)
@@ -102,7 +110,11 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc := service.New(service.Config{Store: db, Passwords: secret.Default, Log: log, BaseURL: url, Wake: hub, Sealer: sealer})
+	apple, err := appleConfig(g, f, tlsConfig, log)
+	if err != nil {
+		return err
+	}
+	svc := service.New(service.Config{Store: db, Passwords: secret.Default, Log: log, BaseURL: url, Wake: hub, Sealer: sealer, Apple: apple})
 	if err := svc.CheckSealingKey(ctx); err != nil {
 		return err
 	}
@@ -261,7 +273,47 @@ func (c *cli) tlsConfig(g globals, f serveFlags, addr net.Addr) (*tls.Config, st
 	if err != nil {
 		return nil, "", fmt.Errorf("loading the TLS certificate: %w", err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}, note, nil
+	// Apple devices show their identity as a client certificate; asked
+	// for, not required, so that browsers need none. The MDM endpoints
+	// check it.
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"},
+		ClientAuth: tls.RequestClientCert,
+	}, note, nil
+}
+
+// appleConfig loads the CA that issues Apple device identities, made in
+// the data directory on first use unless the administrator gave one, and
+// the identity that signs enrollment profiles: the server's TLS
+// certificate, which devices must also be told to trust when it is the
+// self-signed one.
+func appleConfig(g globals, f serveFlags, tlsConfig *tls.Config, log *slog.Logger) (*service.AppleConfig, error) {
+	var cfg service.AppleConfig
+	var err error
+	if f.scepCACert != "" {
+		if cfg.CA, err = applemdm.LoadCA(f.scepCACert, f.scepCAKey); err != nil {
+			return nil, err
+		}
+	} else {
+		dir := filepath.Join(g.data, "apple")
+		var made bool
+		if cfg.CA, made, err = applemdm.LoadOrCreateCA(dir, time.Now()); err != nil {
+			return nil, fmt.Errorf("making the CA for Apple devices: %w", err)
+		}
+		if made {
+			log.Info("made the CA that issues Apple device identities; back up the data directory's apple/ with the database", "path", dir)
+		}
+	}
+	if tlsConfig == nil {
+		return &cfg, nil
+	}
+	cfg.Signer = &tlsConfig.Certificates[0]
+	if f.tlsCert == "" {
+		if cfg.TrustRoot, err = x509.ParseCertificate(cfg.Signer.Certificate[0]); err != nil {
+			return nil, err
+		}
+	}
+	return &cfg, nil
 }
 
 // secure says whether browsers reach serve over HTTPS: when it terminates

@@ -110,3 +110,7 @@ const PINDigits = 8
 
 // NewPIN returns a random registration PIN of PINDigits digits.
 func NewPIN() string { return randomFrom("0123456789", PINDigits) }
+
+// NewDigits returns n random digits: a PIN whose length someone else
+// decides, such as the six digits a Mac locks with.
+func NewDigits(n int) string { return randomFrom("0123456789", n) }

@@ -84,8 +84,8 @@ func TestAllowListsPerDoor(t *testing.T) {
 		{"/metrics", http.Header{"Authorization": {"Bearer " + servertest.MetricsToken}}, http.StatusOK},
 		{"/api/device/v1/openapi.yaml", nil, http.StatusOK},
 		{"/api/device/v1/checkin", nil, http.StatusMethodNotAllowed}, // reached: it answers for itself
-		{"/mdm/checkin", nil, http.StatusNotFound},
-		{"/scep", nil, http.StatusNotFound},
+		{"/mdm/checkin", nil, http.StatusMethodNotAllowed},
+		{"/scep", nil, http.StatusBadRequest}, // reached: no operation asked
 	} {
 		req, _ := http.NewRequest("GET", e.URL+tc.path, nil)
 		if tc.header != nil {

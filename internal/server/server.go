@@ -23,6 +23,7 @@ import (
 	"github.com/portico-mdm/portico/internal/wake"
 	"github.com/portico-mdm/portico/internal/web"
 	"github.com/portico-mdm/portico/internal/web/admin"
+	"github.com/portico-mdm/portico/internal/web/mdm"
 	"github.com/portico-mdm/portico/internal/web/portal"
 	"github.com/portico-mdm/portico/internal/web/ui"
 )
@@ -74,12 +75,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	sessions := web.NewSessions(cfg.Sessions, cfg.Service, cfg.Service, renderer.ErrorPage, cfg.TLS)
 	devices := deviceapi.New(cfg.Service, cfg.Wake)
+	apple := mdm.New(cfg.Service)
 
 	guards := sessions.Guards()
 	guards[web.Device] = devices.Guard()
 	guards[web.Operator] = bearer(cfg.MetricsToken)
 	adminAPI := api.New(cfg.Service)
 	maps.Copy(guards, adminAPI.Guards())
+	guards[web.AppleDevice] = apple.Guard()
 	mux := web.NewMux(guards)
 
 	mux.Handle("GET /healthz", web.Public, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -99,6 +102,7 @@ func New(cfg Config) (*Server, error) {
 	admin.Register(mux, cfg.Service, sessions, renderer)
 	devices.Register(mux)
 	adminAPI.Register(mux)
+	apple.Register(mux)
 
 	m := newMetrics(cfg.Registry)
 	handler := web.Chain(mux,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/applemdm/mdmtest"
 	"github.com/portico-mdm/portico/internal/deviceapi/deviceapitest"
 	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/server/servertest"
@@ -36,6 +37,8 @@ var publicRoutes = []string{
 	"GET /api/device/v1/openapi.yaml",
 	"/api/v1/",
 	"GET /api/v1/openapi.json",
+	"GET /scep",
+	"POST /scep",
 }
 
 type fixture struct {
@@ -197,6 +200,18 @@ func TestEveryRouteRefusesWithoutCredentials(t *testing.T) {
 					h := http.Header{"Authorization": {"Bearer " + f.readOnly}}
 					if res := do(t, anonymous, method, f.URL+path, h); res.StatusCode != http.StatusForbidden {
 						t.Errorf("with a read-only key: status %d, want 403", res.StatusCode)
+					}
+				}
+			case web.AppleDevice:
+				// A signature that is not of the body, and a true signature
+				// by a certificate this server did not issue.
+				body := mdmtest.Message(t, map[string]any{"UDID": "UDID-1", "Status": "Idle", "MessageType": "Authenticate", "Topic": "com.apple.mgmt.x"})
+				stranger := mdmtest.NewDevice(t, "UDID-1")
+				stranger.Identity = stranger.Self
+				for name, sig := range map[string]string{"a wrong signature": "AAAA", "a stranger's signature": stranger.Sign(t, body)} {
+					h := http.Header{"Mdm-Signature": {sig}}
+					if res := send(t, anonymous, method, f.URL+path, h, string(body)); res.StatusCode != http.StatusUnauthorized {
+						t.Errorf("with %s: status %d, want 401", name, res.StatusCode)
 					}
 				}
 			case web.Operator:

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/store"
 )
 
@@ -22,6 +23,14 @@ type DeviceActions struct {
 	// ResetSecureAppsPasscode says whether a one-time PIN for recovering
 	// the secure apps passcode may be made from this device (SPEC SECPIN-1).
 	ResetSecureAppsPasscode bool
+	// LocateUnavailable, when set, says why the device cannot be located
+	// although the privacy policy would allow it (an Apple device that is
+	// not supervised).
+	LocateUnavailable string
+	// LostMode says that locating the device puts it in Lost Mode (an
+	// iPhone or iPad managed through Apple MDM), which the portal warns
+	// of before it asks.
+	LostMode bool
 }
 
 // Allows reports whether the action is offered.
@@ -40,19 +49,38 @@ func (s *Service) Actions(ctx context.Context, d *portico.Device) (DeviceActions
 	if err != nil {
 		return DeviceActions{}, err
 	}
-	return actionsFor(portico.ActorFromContext(ctx), d, v), nil
+	e, err := s.appleEnrollment(ctx, d)
+	if err != nil {
+		return DeviceActions{}, err
+	}
+	return actionsFor(portico.ActorFromContext(ctx), d, v, e), nil
 }
 
-func actionsFor(a portico.Actor, d *portico.Device, v portico.SettingValues) DeviceActions {
+// actionsFor decides what the actor may do with d; e is d's Apple
+// enrollment, nil when d is not managed through Apple MDM, whose commands
+// decide what such a device can do.
+func actionsFor(a portico.Actor, d *portico.Device, v portico.SettingValues, e *portico.AppleEnrollment) DeviceActions {
 	out := DeviceActions{MayLocate: v.MayLocate(d.Ownership)}
+	if e != nil && (!e.Supervised || d.Platform == portico.PlatformMacOS) {
+		out.LocateUnavailable = portico.ErrorMessage(errNoAppleLocation)
+	}
+	out.LostMode = e != nil && out.LocateUnavailable == ""
 	if d.Status != portico.StatusActive || (a.User == nil && !a.IsAdmin()) {
 		return out
 	}
 	may := func(r portico.Role) bool { return a.IsAdmin() || a.User.HasRole(r) }
 	for _, k := range portico.Kinds {
-		if may(k.Role()) && (k != portico.CommandLocate || out.MayLocate) {
+		switch {
+		case !may(k.Role()):
+		case k == portico.CommandLocate && (!out.MayLocate || out.LocateUnavailable != ""):
+		case k == portico.CommandUnlock && e != nil && d.Platform == portico.PlatformMacOS:
+			// ClearPasscode is for iPhones and iPads only.
+		default:
 			out.Kinds = append(out.Kinds, k)
 		}
+	}
+	if e != nil && e.LostMode && may(portico.RoleLocate) {
+		out.Kinds = append(out.Kinds, portico.CommandEndLostMode)
 	}
 	out.ChangeOwnership = a.IsAdmin() || (may(portico.RoleChangeOwnership) && v.Bool("registration.user_may_change_ownership"))
 	out.ResetSecureAppsPasscode = mayResetSecureAppsPasscode(a, d, v) == nil
@@ -77,7 +105,11 @@ func (s *Service) Act(ctx context.Context, deviceID int64, kind portico.CommandK
 	if err != nil {
 		return nil, err
 	}
-	if err := s.mayAct(ctx, d, kind, confirm, v); err != nil {
+	e, err := s.appleEnrollment(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.mayAct(ctx, d, kind, confirm, v, e); err != nil {
 		s.auditRefusal(ctx, action, err)
 		return nil, err
 	}
@@ -95,8 +127,17 @@ func (s *Service) Act(ctx context.Context, deviceID int64, kind portico.CommandK
 	if grace := v.Duration("actions.wipe_grace"); kind == portico.CommandWipe && grace > 0 {
 		cmd.Status, cmd.ReleaseAt = portico.CommandHeld, now.Add(grace)
 	}
+	if e != nil && d.Platform == portico.PlatformMacOS && (kind == portico.CommandLock || kind == portico.CommandWipe) {
+		// A Mac locks or erases only with a PIN, which its user types to
+		// get in again; the portal shows it once.
+		cmd.Payload, _ = json.Marshal(applePIN{PIN: secret.NewDigits(6)})
+	}
 	err = s.store.InTx(ctx, func(st store.Store) error {
-		if err := st.QueueCommand(ctx, cmd); err != nil {
+		queue := st.QueueCommand
+		if e != nil {
+			queue = func(ctx context.Context, cmd *portico.Command) error { return s.queueAppleCommand(ctx, st, d, cmd) }
+		}
+		if err := queue(ctx, cmd); err != nil {
 			return err
 		}
 		if err := s.noticeOwner(ctx, st, d, cmd, v); err != nil {
@@ -115,14 +156,16 @@ func (s *Service) Act(ctx context.Context, deviceID int64, kind portico.CommandK
 }
 
 // mayAct checks the rules of one action on one device.
-func (s *Service) mayAct(ctx context.Context, d *portico.Device, kind portico.CommandKind, confirm string, v portico.SettingValues) error {
+func (s *Service) mayAct(ctx context.Context, d *portico.Device, kind portico.CommandKind, confirm string, v portico.SettingValues, e *portico.AppleEnrollment) error {
 	a := portico.ActorFromContext(ctx)
 	switch {
 	case d.Status != portico.StatusActive:
 		return portico.Errorf(portico.ECONFLICT, "This device is %s: it takes no actions.", strings.ToLower(d.Status.Label()))
 	case kind == portico.CommandLocate && !v.MayLocate(d.Ownership):
 		return portico.Errorf(portico.EFORBIDDEN, "The privacy policy does not let the company locate %s-owned devices.", d.Ownership)
-	case !actionsFor(a, d, v).Allows(kind):
+	case kind == portico.CommandLocate && e != nil && actionsFor(a, d, v, e).LocateUnavailable != "":
+		return portico.Errorf(portico.EFORBIDDEN, "%s", actionsFor(a, d, v, e).LocateUnavailable)
+	case !actionsFor(a, d, v, e).Allows(kind):
 		return portico.Errorf(portico.EFORBIDDEN, "Your account may not %s devices. Ask the helpdesk if you need to.", strings.ToLower(kind.Label()))
 	case kind == portico.CommandWipe && strings.TrimSpace(confirm) != d.Title():
 		return portico.Errorf(portico.EINVALID, "To wipe this device, type its name exactly: %s", d.Title())

@@ -273,12 +273,25 @@ func (s *Service) pushConfigurations(ctx context.Context, st store.Store, u *por
 		}
 		cmd := &portico.Command{DeviceID: d.ID, Kind: portico.CommandConfigure, Status: portico.CommandQueued, Payload: payload,
 			CreatedBy: portico.ActorFromContext(ctx).Name(), CreatedAt: s.clock.Now()}
-		if err := st.QueueCommand(ctx, cmd); err != nil {
+		if err := s.queueConfiguration(ctx, st, d, cmd); err != nil {
 			return nil, err
 		}
 		pushes = append(pushes, Push{Device: d, Command: cmd})
 	}
 	return pushes, nil
+}
+
+// queueConfiguration queues a configure command; an Apple device gets it
+// as InstallProfile, through the queue of Apple commands.
+func (s *Service) queueConfiguration(ctx context.Context, st store.Store, d *portico.Device, cmd *portico.Command) error {
+	if d.Platform.Apple() {
+		if _, err := st.AppleEnrollment(ctx, d.ID); err == nil {
+			return s.queueAppleCommand(ctx, st, d, cmd)
+		} else if portico.ErrorCode(err) != portico.ENOTFOUND {
+			return err
+		}
+	}
+	return st.QueueCommand(ctx, cmd)
 }
 
 // MyPushes lists the configurations recently pushed to the user's devices,

@@ -546,6 +546,11 @@ type Steps struct {
 	// store page, carrying the link's token so that the agent's first
 	// launch completes the registration, or the Windows agent's download.
 	AgentURL string
+	// Profile is the enrollment profile of an iPhone, iPad or Mac, whose
+	// installation completes the registration (SPEC APPLE-1); when there
+	// is none, ProfileNote says why.
+	Profile     []byte
+	ProfileNote string
 }
 
 // OpenRegistration is the registration page's sign-in (SPEC REG-4): the
@@ -578,11 +583,37 @@ func (s *Service) OpenRegistration(ctx context.Context, username, password, pin,
 		// agent has the user sign in instead.
 		steps.AgentURL = v.Get("registration.windows_agent_url")
 	}
+	if platform.Apple() {
+		if inv == nil {
+			if inv, err = s.pendingFor(ctx, u, platform); err != nil {
+				return nil, err
+			}
+		}
+		if steps.Profile, steps.ProfileNote, err = s.appleStepsProfile(ctx, inv); err != nil {
+			return nil, err
+		}
+	}
 	if inv != nil {
 		action.DeviceID = inv.DeviceID
 	}
 	action.Detail = string(platform)
 	return steps, s.audit(ctx, s.store, action)
+}
+
+// appleStepsProfile is the enrollment profile that completes inv, or why
+// there is none.
+func (s *Service) appleStepsProfile(ctx context.Context, inv *portico.Invitation) ([]byte, string, error) {
+	if inv == nil || !inv.Platform.Apple() {
+		return nil, "To enroll this device, start its registration in the portal, then open the link it sends on the device.", nil
+	}
+	profile, err := s.registrationProfile(ctx, inv)
+	switch portico.ErrorCode(err) {
+	case "":
+		return profile, "", nil
+	case portico.ECONFLICT, portico.ENOTFOUND:
+		return nil, portico.ErrorMessage(err), nil
+	}
+	return nil, "", err
 }
 
 // withReferrer adds the registration token to a store page as its install

@@ -41,6 +41,9 @@ type Config struct {
 	// names its stand-in; APNsRootCAs verifies it (nil: the system's).
 	APNsURL     string
 	APNsRootCAs *x509.CertPool
+	// Apple is what Apple MDM stands on; nil leaves Apple devices unable
+	// to enroll.
+	Apple *AppleConfig
 }
 
 // Service is Portico's business logic.
@@ -53,6 +56,7 @@ type Service struct {
 	wake      wake.Hub
 	sealer    Sealer
 	push      pushClients
+	apple     *AppleConfig
 	parsing   chan struct{}
 	seen      *checkinBatch
 	// dummyHash keeps a failed look-up as slow as a wrong password, so the
@@ -85,6 +89,7 @@ func New(cfg Config) *Service {
 		sealer:    cfg.Sealer,
 		outbox:    outbox.New(outbox.Config{Store: cfg.Store, Clock: cfg.Clock, Log: cfg.Log}),
 		push:      pushClients{baseURL: cfg.APNsURL, rootCAs: cfg.APNsRootCAs},
+		apple:     cfg.Apple,
 		parsing:   make(chan struct{}, 1),
 		seen:      &checkinBatch{every: cfg.CheckinFlush, pending: map[int64]time.Time{}},
 		dummyHash: cfg.Passwords.HashPassword("portico-dummy-password"),

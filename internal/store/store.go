@@ -24,6 +24,7 @@ type Store interface {
 	DerivedCredentials
 	SecureApps
 	Commands
+	AppleMDM
 	Audit
 	Settings
 	LoginFailures
@@ -169,8 +170,9 @@ type Devices interface {
 	TouchDevices(ctx context.Context, seen map[int64]time.Time) error
 	// ActivateDevice completes the registration of a pending device: its
 	// platform and details as the device reports them, active since the
-	// time, with a credential of the token's hash. ECONFLICT if the device
-	// is not pending.
+	// time, with a credential of the token's hash (none for nil: an Apple
+	// device shows its certificate). ECONFLICT if the device is not
+	// pending.
 	ActivateDevice(ctx context.Context, d *portico.Device, tokenHash []byte) error
 	// DeletePendingDevice removes a device whose registration never
 	// completed; ECONFLICT if it is not pending.
@@ -305,6 +307,41 @@ type Commands interface {
 	// queuedBefore and the sent ones no device answered since sentBefore,
 	// and returns them.
 	ExpireCommands(ctx context.Context, queuedBefore, sentBefore, now time.Time) ([]*portico.Command, error)
+}
+
+// AppleMDM holds what Apple MDM needs beyond devices and commands (SPEC
+// APPLE-1): SCEP challenges, issued identities, enrollments, and the MDM
+// commands in flight.
+type AppleMDM interface {
+	// CreateAppleChallenge stores c with the hash of its secret and sets
+	// its ID; a device has one challenge at a time, so the one before
+	// stops working.
+	CreateAppleChallenge(ctx context.Context, c *portico.AppleChallenge, hash []byte) error
+	// UseAppleChallenge takes one use of the challenge of this hash that
+	// has uses left and has not expired at now; ENOTFOUND when there is
+	// none. Two uses at once of a last use cannot both win.
+	UseAppleChallenge(ctx context.Context, hash []byte, now time.Time) (*portico.AppleChallenge, error)
+	PutAppleCertificate(ctx context.Context, c *portico.AppleCertificate) error
+	AppleCertificate(ctx context.Context, fingerprint []byte) (*portico.AppleCertificate, error)
+	// PutAppleEnrollment stores the device's enrollment, replacing the one
+	// before; ECONFLICT when another device enrolled with the UDID.
+	PutAppleEnrollment(ctx context.Context, e *portico.AppleEnrollment) error
+	AppleEnrollment(ctx context.Context, deviceID int64) (*portico.AppleEnrollment, error)
+	// ReleaseAppleUDID forgets the enrollments with the UDID of devices
+	// that were retired or wiped, so that the device may enroll again.
+	ReleaseAppleUDID(ctx context.Context, udid string) error
+	// SetAppleState records whether the device is supervised and in lost
+	// mode.
+	SetAppleState(ctx context.Context, deviceID int64, supervised, lostMode bool, at time.Time) error
+	// SendAppleCommand marks the device's oldest queued command sent with
+	// the CommandUUID and returns it; ENOTFOUND when none is queued.
+	SendAppleCommand(ctx context.Context, deviceID int64, uuid string, now time.Time) (*portico.Command, error)
+	// AppleCommand returns the device's command last sent with the
+	// CommandUUID.
+	AppleCommand(ctx context.Context, deviceID int64, uuid string) (*portico.Command, error)
+	// RequeueAppleCommand queues a sent command again at the step, for the
+	// device's next poll; ECONFLICT when it is no longer sent.
+	RequeueAppleCommand(ctx context.Context, id int64, step int) error
 }
 
 // AuditFilter narrows ListAudit; the zero value lists the newest entries.

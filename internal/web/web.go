@@ -39,11 +39,15 @@ const (
 	APIRead
 	// APIWrite routes need a read-write admin API key.
 	APIWrite
+	// AppleDevice routes need an Apple device's identity: its TLS client
+	// certificate or its Mdm-Signature.
+	AppleDevice
 )
 
 var accessNames = map[Access]string{
 	Public: "public", Visitor: "visitor", SignedIn: "signed-in", Admin: "admin",
 	Device: "device", Operator: "operator", APIRead: "api-read", APIWrite: "api-write",
+	AppleDevice: "apple-device",
 }
 
 func (a Access) String() string { return accessNames[a] }

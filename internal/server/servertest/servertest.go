@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/applemdm"
 	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/server"
 	"github.com/portico-mdm/portico/internal/service"
@@ -78,7 +80,8 @@ func New(t *testing.T) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Clock: clock, BaseURL: base, Wake: hub, Sealer: sealer})
+	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Clock: clock, BaseURL: base, Wake: hub, Sealer: sealer,
+		Apple: &service.AppleConfig{CA: appleCA(t)}})
 	srv, err := server.New(server.Config{
 		Service: svc, Sessions: db, Registry: prometheus.NewRegistry(),
 		MetricsToken: MetricsToken, Clock: clock, Wake: hub,
@@ -93,6 +96,33 @@ func New(t *testing.T) *Env {
 		Op: portico.NewContextWithActor(ctx, portico.Actor{System: true, Source: "test"}),
 	}
 }
+
+var (
+	caOnce sync.Once
+	ca     *applemdm.CA
+	caErr  error
+)
+
+// appleCA is the CA every test server of the process issues Apple device
+// identities with: made once, since an RSA key takes a while.
+func appleCA(t *testing.T) *applemdm.CA {
+	caOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "portico-apple-ca")
+		if err != nil {
+			caErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		ca, _, caErr = applemdm.LoadOrCreateCA(dir, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	})
+	if caErr != nil {
+		t.Fatal(caErr)
+	}
+	return ca
+}
+
+// AppleCA is the CA the test servers issue Apple device identities with.
+func (e *Env) AppleCA() *applemdm.CA { return appleCA(e.t) }
 
 // Password is the password AddUser gives a user.
 func Password(username string) string { return username + "-password" }

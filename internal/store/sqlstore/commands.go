@@ -12,13 +12,13 @@ import (
 	"github.com/portico-mdm/portico"
 )
 
-const commandColumns = "id, device_id, kind, status, payload, result, data, created_by, created_at, release_at, sent_at, done_at"
+const commandColumns = "id, device_id, kind, status, payload, result, data, created_by, created_at, release_at, sent_at, done_at, coalesce(apple_uuid, ''), apple_step"
 
 func scanCommand(s scanner) (*portico.Command, error) {
 	cmd := &portico.Command{}
 	var payload, data []byte
 	err := s.Scan(&cmd.ID, &cmd.DeviceID, &cmd.Kind, &cmd.Status, &payload, &cmd.Result, &data, &cmd.CreatedBy,
-		scanTime(&cmd.CreatedAt), scanTime(&cmd.ReleaseAt), scanTime(&cmd.SentAt), scanTime(&cmd.DoneAt))
+		scanTime(&cmd.CreatedAt), scanTime(&cmd.ReleaseAt), scanTime(&cmd.SentAt), scanTime(&cmd.DoneAt), &cmd.AppleUUID, &cmd.AppleStep)
 	cmd.Payload, cmd.Data = payload, data
 	return cmd, err
 }

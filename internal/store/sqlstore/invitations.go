@@ -104,6 +104,10 @@ func (c *conn) ActivateDevice(ctx context.Context, d *portico.Device, tokenHash 
 			return err
 		}
 		d.Status = portico.StatusActive
+		if tokenHash == nil {
+			// An Apple device shows its certificate, not a token.
+			return nil
+		}
 		_, err = t.exec(ctx, "INSERT INTO device_credentials (device_id, token_hash) VALUES (?, ?)", d.ID, tokenHash)
 		return refused(err, "This device token is already in use.", "")
 	})

@@ -37,6 +37,8 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	mux.Handle("POST /admin/settings/{group}/test", web.Admin, r.HTML(h.sendTestMessage))
 	mux.Handle("GET /admin/audit", web.Admin, r.HTML(h.audit))
 	mux.Handle("GET /admin/audit/export", web.Admin, r.HTML(h.exportAudit))
+	mux.Handle("GET /admin/apple/bulk", web.Admin, r.HTML(h.bulkPage))
+	mux.Handle("POST /admin/apple/bulk", web.Admin, r.HTML(h.bulkProfile))
 	mux.Handle("GET /admin/outbox", web.Admin, r.HTML(h.outbox))
 	mux.Handle("GET /admin/outbox/{id}", web.Admin, r.HTML(h.message))
 	mux.Handle("GET /admin/api-keys", web.Admin, r.HTML(h.apiKeys))

@@ -18,6 +18,7 @@ func registerActions(mux *web.Mux, h *handler, r *ui.Renderer) {
 	mux.Handle("POST /devices/{id}/actions", web.SignedIn, r.HTML(h.act))
 	mux.Handle("GET /devices/{id}/wipe", web.SignedIn, r.HTML(h.confirmPage("wipe", portico.CommandWipe)))
 	mux.Handle("GET /devices/{id}/retire", web.SignedIn, r.HTML(h.confirmPage("retire", portico.CommandRetire)))
+	mux.Handle("GET /devices/{id}/locate", web.SignedIn, r.HTML(h.confirmPage("locate", portico.CommandLocate)))
 	mux.Handle("GET /devices/{id}/commands", web.SignedIn, r.HTML(h.commands))
 	mux.Handle("POST /devices/{id}/ownership", web.SignedIn, r.HTML(h.ownership))
 	mux.Handle("POST /commands/{id}/cancel", web.SignedIn, r.HTML(h.cancelAction))
@@ -117,6 +118,9 @@ func (h *handler) act(w http.ResponseWriter, r *http.Request) error {
 	msg := kind.Label() + " sent. The list below shows when the device has done it."
 	if cmd.Status == portico.CommandHeld {
 		msg = fmt.Sprintf("The wipe goes to the device at %s unless you cancel it before then.", cmd.ReleaseAt.UTC().Format("15:04:05 MST"))
+	}
+	if pin := cmd.ApplePIN(); pin != "" {
+		msg += fmt.Sprintf(" The Mac will ask for this PIN: %s. Note it now: it is shown only this once.", pin)
 	}
 	h.sessions.Flash(r.Context(), msg)
 	http.Redirect(w, r, "/devices/"+strconv.FormatInt(id, 10), http.StatusSeeOther)

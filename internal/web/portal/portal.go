@@ -40,6 +40,7 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	registerPassword(mux, h, r)
 	mux.Handle("GET /go", web.Visitor, r.HTML(h.goPage))
 	mux.Handle("POST /go", web.Visitor, r.HTML(h.goSignIn))
+	mux.Handle("GET /devices/{id}/enrollment-profile", web.SignedIn, r.HTML(h.enrollmentProfile))
 }
 
 // layout is the frame of a signed-in user's page: the welcome menu with

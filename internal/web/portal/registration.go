@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/applemdm"
 	"github.com/portico-mdm/portico/internal/qrcode"
 	"github.com/portico-mdm/portico/internal/service"
 	"github.com/portico-mdm/portico/internal/web"
@@ -214,6 +215,11 @@ func (h *handler) goSignIn(w http.ResponseWriter, r *http.Request) error {
 			Error: portico.ErrorMessage(err), Platforms: portico.Platforms, Platform: platform,
 		})
 	}
+	if steps.Profile != nil {
+		// The answer to the form is the profile itself: the device offers
+		// to install it, and a client that posts the form gets it.
+		return writeProfile(w, steps.Profile)
+	}
 	if steps.AgentURL != "" {
 		// Not a redirect: browsers hold a form's redirect to the
 		// Content-Security-Policy's form-action, which names only this site.
@@ -222,4 +228,27 @@ func (h *handler) goSignIn(w http.ResponseWriter, r *http.Request) error {
 	return h.ui.Render(w, http.StatusOK, "steps", stepsPage{
 		Layout: h.ui.Layout(r, "Register your "+steps.Platform.DeviceNoun(), "portal"), Steps: steps, Device: steps.Platform.DeviceNoun(),
 	})
+}
+
+// writeProfile sends an enrollment profile as Apple devices install it.
+func writeProfile(w http.ResponseWriter, profile []byte) error {
+	w.Header().Set("Content-Type", applemdm.ProfileContentType)
+	w.Header().Set("Content-Disposition", `attachment; filename="enroll.mobileconfig"`)
+	w.Header().Set("Cache-Control", "no-store")
+	_, err := w.Write(profile)
+	return err
+}
+
+// enrollmentProfile downloads the enrollment profile of the user's pending
+// iPhone, iPad or Mac, to install on it.
+func (h *handler) enrollmentProfile(w http.ResponseWriter, r *http.Request) error {
+	id, err := web.PathID(r, "id", "device")
+	if err != nil {
+		return err
+	}
+	profile, err := h.svc.MyEnrollmentProfile(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeProfile(w, profile)
 }
