@@ -19,6 +19,8 @@ var publicRoutes = []string{
 	"GET /healthz",
 	"GET /readyz",
 	"GET /static/",
+	"GET /brand.css",
+	"GET /brand/logo",
 	"GET /login",
 	"POST /login",
 	"GET /go",

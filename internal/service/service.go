@@ -34,6 +34,8 @@ type Config struct {
 	Wake wake.Hub
 	// Sealer seals users' certificates at rest; nil refuses them.
 	Sealer Sealer
+	// Backups takes and checks backups; nil where Portico does not (PostgreSQL).
+	Backups Backups
 }
 
 // Service is Portico's business logic.
@@ -45,6 +47,7 @@ type Service struct {
 	baseURL   string
 	wake      wake.Hub
 	sealer    Sealer
+	backups   Backups
 	parsing   chan struct{}
 	seen      *checkinBatch
 	// dummyHash keeps a failed look-up as slow as a wrong password, so the
@@ -72,6 +75,7 @@ func New(cfg Config) *Service {
 		baseURL:   strings.TrimSuffix(cfg.BaseURL, "/") + "/",
 		wake:      cfg.Wake,
 		sealer:    cfg.Sealer,
+		backups:   cfg.Backups,
 		parsing:   make(chan struct{}, 1),
 		seen:      &checkinBatch{every: cfg.CheckinFlush, pending: map[int64]time.Time{}},
 		dummyHash: cfg.Passwords.HashPassword("portico-dummy-password"),

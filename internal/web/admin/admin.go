@@ -35,6 +35,8 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	mux.Handle("GET /admin/audit", web.Admin, r.HTML(h.audit))
 	mux.Handle("GET /admin/outbox", web.Admin, r.HTML(h.outbox))
 	mux.Handle("GET /admin/outbox/{id}", web.Admin, r.HTML(h.message))
+	h.registerBranding(mux)
+	h.registerBackup(mux)
 }
 
 func (h *handler) layout(r *http.Request, title string) ui.Layout {
@@ -214,11 +216,19 @@ func (h *handler) settings(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) renderSettings(w http.ResponseWriter, r *http.Request, status int, group portico.SettingGroup, values portico.SettingValues, msg string) error {
+	p := h.settingsPageOf(r, group, values, msg)
+	if group.Key == "branding" {
+		return h.renderBranding(w, r, status, p, "")
+	}
+	return h.ui.Render(w, status, "admin_settings", p)
+}
+
+func (h *handler) settingsPageOf(r *http.Request, group portico.SettingGroup, values portico.SettingValues, msg string) settingsPage {
 	p := settingsPage{Layout: h.layout(r, group.Label), Groups: portico.SettingGroups, Group: group, Error: msg}
 	for _, def := range portico.GroupSettings(group.Key) {
 		p.Fields = append(p.Fields, settingField{Setting: def, Value: values.Get(def.Key)})
 	}
-	return h.ui.Render(w, status, "admin_settings", p)
+	return p
 }
 
 // saveSettings stores a group's form. A switch's form sends "false" from a
