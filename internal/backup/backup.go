@@ -167,8 +167,10 @@ var RestoreLimits = Limits{Bytes: 8 << 30, Entries: 10000}
 // handed to fn with its content.
 func entries(r io.Reader, limits Limits, fn func(h *tar.Header, content io.Reader) error) error {
 	gz, err := gzip.NewReader(r)
-	if err != nil {
+	if errors.Is(err, io.EOF) {
 		return err
+	} else if err != nil {
+		return errNotGzip
 	}
 	tr := tar.NewReader(gz)
 	sawDB := false
@@ -300,12 +302,18 @@ func Verify(ctx context.Context, r io.Reader, limits Limits) (portico.BackupRepo
 	return rep, nil
 }
 
+var errNotGzip = errors.New("it is not a gzip-compressed archive")
+
 // readable turns the errors of reading an archive into what an admin can
 // act on.
 func readable(err error) string {
 	switch {
-	case errors.Is(err, gzip.ErrHeader), errors.Is(err, gzip.ErrChecksum):
+	case errors.Is(err, errNotGzip):
 		return "it is not a gzip-compressed archive"
+	case errors.Is(err, gzip.ErrChecksum):
+		return "it is damaged (its checksum does not match)"
+	case errors.Is(err, io.EOF):
+		return "it is empty"
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "it ends early; the file may be cut short"
 	case errors.Is(err, tar.ErrHeader):

@@ -198,7 +198,7 @@ func SanitizeSVG(data []byte) ([]byte, error) {
 					return nil, err
 				}
 			}
-			xml.EscapeText(&out, t)
+			textEscaper.WriteString(&out, string(t))
 		case xml.Directive:
 			// A DOCTYPE is left out; entities it declares are not expanded,
 			// so a document that uses them does not parse.
@@ -232,7 +232,7 @@ func writeStart(out *bytes.Buffer, t xml.StartElement, root bool) error {
 			return err
 		}
 		out.WriteString(" " + local + `="`)
-		xml.EscapeText(out, []byte(a.Value))
+		attrEscaper.WriteString(out, a.Value)
 		out.WriteString(`"`)
 	}
 	out.WriteString(">")
@@ -276,6 +276,14 @@ func checkCSS(css string) error {
 	}
 	return checkURLs("style", css)
 }
+
+var (
+	textEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	// An attribute's line breaks and tabs are written as references, which
+	// a parser keeps, rather than as themselves, which it turns to spaces.
+	attrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;",
+		"\t", "&#9;", "\n", "&#10;", "\r", "&#13;")
+)
 
 func refuse(format string, args ...any) error {
 	return portico.Errorf(portico.EINVALID, "This SVG cannot be used as the logo: "+format+". Export it again as plain shapes, or as a PNG.", args...)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/backup"
 	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/server"
 	"github.com/portico-mdm/portico/internal/service"
@@ -59,7 +60,8 @@ type Env struct {
 func New(t *testing.T) *Env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, t.TempDir()+"/portico.db")
+	data := t.TempDir()
+	db, err := sqlstore.Open(ctx, data+"/portico.db")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +80,8 @@ func New(t *testing.T) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Clock: clock, BaseURL: base, Wake: hub, Sealer: sealer})
+	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Clock: clock, BaseURL: base, Wake: hub, Sealer: sealer,
+		Backups: backup.Maker{DB: db, Data: data}})
 	srv, err := server.New(server.Config{
 		Service: svc, Sessions: db, Registry: prometheus.NewRegistry(),
 		MetricsToken: MetricsToken, Clock: clock, Wake: hub,

@@ -59,6 +59,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ActivateDevice", testActivateDevice},
 		{"DerivedRequests", testDerivedRequests},
 		{"DerivedRequestsOnce", testDerivedRequestsOnce},
+		{"Logo", testLogo},
+		{"Backups", testBackups},
 		{"Transactions", testTransactions},
 		{"NestedTransactions", testNestedTransactions},
 		{"EnqueueMessage", testEnqueueMessage},
