@@ -19,14 +19,6 @@ const (
 	BackupViaPortal BackupVia = "portal"
 )
 
-// Label is how pages name where a backup was taken.
-func (v BackupVia) Label() string {
-	if v == BackupViaPortal {
-		return "the admin portal"
-	}
-	return "the command line"
-}
-
 // BackupReport is what checking a backup found in it without restoring it.
 type BackupReport struct {
 	Files   int   // entries, the database included

@@ -115,9 +115,13 @@ func TestBackupThroughTheAdminPortal(t *testing.T) {
 	password := addUser(t, []string{"--data", data}, "erin")
 	run(t, "", "device", "sim", "--server", in.URL, "--platform", "android", "--user", "erin", "--password", password, "--every", "0")
 
+	run(t, "", "--data", data, "backup", filepath.Join(dir, "cli-backup.tar.gz"))
 	c := browserClient()
 	if code := signIn(t, c, in.URL, "admin", in.AdminPassword); code != http.StatusSeeOther {
 		t.Fatalf("admin sign-in: status %d", code)
+	}
+	if _, page := get(t, c, in.URL+"/admin/backup"); !strings.Contains(page, "from the command line.") {
+		t.Errorf("the backup page does not record the command line's backup:\n%s", page)
 	}
 	res, err := c.PostForm(in.URL+"/admin/backup/download", url.Values{})
 	if err != nil {
