@@ -37,8 +37,9 @@ func BrandColor(s string) error {
 // PortalName is the name the portal and its messages go by.
 func (v SettingValues) PortalName() string { return v.Get("branding.name") }
 
-// MailFromName is the name mail is sent under: the sender name setting, or
-// the portal's name when it is empty.
+// MailFromName is the name mail is sent under: the sender name setting,
+// which follows the portal's name unless set, or the portal's name where
+// it was set empty.
 func (v SettingValues) MailFromName() string {
 	if n := v.Get("mail.from_name"); n != "" {
 		return n

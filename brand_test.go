@@ -33,10 +33,15 @@ func TestMailFromName(t *testing.T) {
 		{SettingValues{}, DefaultPortalName},
 		{SettingValues{"branding.name": "ACME Devices"}, "ACME Devices"},
 		{SettingValues{"branding.name": "ACME Devices", "mail.from_name": "IT"}, "IT"},
+		{SettingValues{"branding.name": "ACME Devices", "mail.from_name": ""}, "ACME Devices"},
 	}
 	for _, tt := range tests {
 		if got := tt.values.MailFromName(); got != tt.want {
 			t.Errorf("%v: %q, want %q", tt.values, got, tt.want)
+		}
+		// The settings page shows what mail goes out under.
+		if _, set := tt.values["mail.from_name"]; !set && tt.values.Get("mail.from_name") != tt.want {
+			t.Errorf("%v: the sender name setting reads %q, want %q", tt.values, tt.values.Get("mail.from_name"), tt.want)
 		}
 	}
 }

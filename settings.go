@@ -22,7 +22,10 @@ type Setting struct {
 	Kind    SettingKind
 	Choices []string // for ChoiceSetting
 	Default string
-	Check   func(string) error
+	// DefaultFrom names the setting whose value is this one's default, in
+	// place of Default: the mail sender name follows the portal name.
+	DefaultFrom string
+	Check       func(string) error
 }
 
 // SettingKind says how a setting is typed in: it picks the form field.
@@ -144,7 +147,8 @@ var Settings = []Setting{
 	{Key: "mail.username", Group: "mail", Label: "User name", Check: line(254), Help: "Empty: send without signing in."},
 	{Key: "mail.password", Group: "mail", Label: "Password", Kind: SecretSetting, Check: line(1000)},
 	{Key: "mail.from", Group: "mail", Label: "Sender address", Check: optionalEmail, Help: "For example mdm@example.com."},
-	{Key: "mail.from_name", Group: "mail", Label: "Sender name", Check: line(100), Help: "Empty: the portal name (Settings › Branding)."},
+	{Key: "mail.from_name", Group: "mail", Label: "Sender name", DefaultFrom: "branding.name", Check: line(100),
+		Help: "Unless set, the portal name (Settings › Branding)."},
 	{Key: "sms.url", Group: "sms", Label: "Gateway URL", Check: optionalWebURL,
 		Help: "Where the gateway takes messages, for example https://api.example.com/v1/sms. Empty: no SMS is sent."},
 	{Key: "sms.method", Group: "sms", Label: "Method", Kind: ChoiceSetting, Choices: smsMethods, Default: "POST", Check: oneOf(smsMethods...),
@@ -200,6 +204,9 @@ func (v SettingValues) Get(key string) string {
 		return s
 	}
 	s, _ := LookupSetting(key)
+	if s.DefaultFrom != "" {
+		return v.Get(s.DefaultFrom)
+	}
 	return s.Default
 }
 

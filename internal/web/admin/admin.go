@@ -216,19 +216,11 @@ func (h *handler) settings(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) renderSettings(w http.ResponseWriter, r *http.Request, status int, group portico.SettingGroup, values portico.SettingValues, msg string) error {
-	p := h.settingsPageOf(r, group, values, msg)
-	if group.Key == "branding" {
-		return h.renderBranding(w, r, status, p, "")
-	}
-	return h.ui.Render(w, status, "admin_settings", p)
-}
-
-func (h *handler) settingsPageOf(r *http.Request, group portico.SettingGroup, values portico.SettingValues, msg string) settingsPage {
 	p := settingsPage{Layout: h.layout(r, group.Label), Groups: portico.SettingGroups, Group: group, Error: msg}
 	for _, def := range portico.GroupSettings(group.Key) {
 		p.Fields = append(p.Fields, settingField{Setting: def, Value: values.Get(def.Key)})
 	}
-	return p
+	return h.ui.Render(w, status, "admin_settings", p)
 }
 
 // saveSettings stores a group's form. A switch's form sends "false" from a
