@@ -26,10 +26,10 @@ type Store interface {
 	Commands
 	Audit
 	Settings
-	LoginFailures
-	Outbox
 	Branding
 	Backups
+	LoginFailures
+	Outbox
 
 	// InTx runs fn with a Store whose writes all commit when fn returns nil
 	// and none do when it returns an error: an action and its audit entry are
@@ -251,6 +251,25 @@ type Settings interface {
 	PutSetting(ctx context.Context, key, value string) error
 }
 
+// Branding holds the portal's logo; its name, colour and sign-in text are
+// settings.
+type Branding interface {
+	// PutLogo stores the logo, replacing the one before.
+	PutLogo(ctx context.Context, l *portico.Logo) error
+	// Logo returns the logo, with its image only when withData; ENOTFOUND
+	// when there is none.
+	Logo(ctx context.Context, withData bool) (*portico.Logo, error)
+	// DeleteLogo removes the logo; ENOTFOUND when there is none.
+	DeleteLogo(ctx context.Context) error
+}
+
+// Backups records the backups taken.
+type Backups interface {
+	RecordBackup(ctx context.Context, b *portico.BackupRecord) error
+	// LastBackup returns the newest backup; ENOTFOUND when none was taken.
+	LastBackup(ctx context.Context) (*portico.BackupRecord, error)
+}
+
 // LoginFailures counts failed sign-ins per key (a user name or a source
 // address) so that throttling survives restarts and is shared by every
 // instance. An attempt is recorded before its secret is checked, so that
@@ -304,23 +323,4 @@ type Outbox interface {
 	// DeleteFinishedMessages deletes the sent and failed messages created
 	// before the time: their text may hold registration links and PINs.
 	DeleteFinishedMessages(ctx context.Context, before time.Time) error
-}
-
-// Branding holds the portal's logo; its name, colour and sign-in text are
-// settings.
-type Branding interface {
-	// PutLogo stores the logo, replacing the one before.
-	PutLogo(ctx context.Context, l *portico.Logo) error
-	// Logo returns the logo, with its image only when withData; ENOTFOUND
-	// when there is none.
-	Logo(ctx context.Context, withData bool) (*portico.Logo, error)
-	// DeleteLogo removes the logo; ENOTFOUND when there is none.
-	DeleteLogo(ctx context.Context) error
-}
-
-// Backups records the backups taken.
-type Backups interface {
-	RecordBackup(ctx context.Context, b *portico.BackupRecord) error
-	// LastBackup returns the newest backup; ENOTFOUND when none was taken.
-	LastBackup(ctx context.Context) (*portico.BackupRecord, error)
 }

@@ -23,6 +23,8 @@ type handler struct {
 // Register adds the admin portal's routes to mux.
 func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.Renderer) {
 	h := &handler{svc: svc, sessions: sessions, ui: r}
+	h.registerBranding(mux)
+	h.registerBackup(mux)
 	mux.Handle("GET /admin/{$}", web.Admin, http.RedirectHandler("/admin/users", http.StatusSeeOther))
 	mux.Handle("GET /admin/users", web.Admin, r.HTML(h.users))
 	mux.Handle("POST /admin/users", web.Admin, r.HTML(h.createUser))
@@ -35,8 +37,6 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 	mux.Handle("GET /admin/audit", web.Admin, r.HTML(h.audit))
 	mux.Handle("GET /admin/outbox", web.Admin, r.HTML(h.outbox))
 	mux.Handle("GET /admin/outbox/{id}", web.Admin, r.HTML(h.message))
-	h.registerBranding(mux)
-	h.registerBackup(mux)
 }
 
 func (h *handler) layout(r *http.Request, title string) ui.Layout {
