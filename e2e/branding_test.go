@@ -64,6 +64,14 @@ func TestBrowserBranding(t *testing.T) {
 		t.Fatalf("after the upload the page says %q (%v)", flash, err)
 	}
 	screenshot(t, ctx, "admin-branding")
+	if err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(in.URL+"/admin/backup"),
+		chromedp.WaitVisible(`form[action="/admin/backup/download"] button`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "admin-backup-phone")
 
 	fresh := newBrowser(t)
 	if err := chromedp.Do(fresh,
