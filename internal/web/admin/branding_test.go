@@ -11,7 +11,9 @@ import (
 	"testing"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/server/servertest"
+	"github.com/portico-mdm/portico/internal/service"
 	"github.com/portico-mdm/portico/internal/store"
 )
 
@@ -201,5 +203,40 @@ func TestLogoUploadServeAndRemove(t *testing.T) {
 	want := []string{"branding.logo_remove:root:ok", "branding.logo:root:ok", "branding.logo:root:ok"}
 	if strings.Join(actions, " ") != strings.Join(want, " ") {
 		t.Errorf("audited %q, want %q", actions, want)
+	}
+}
+
+// TestBrandingIsSharedByInstances changes the brand through a second
+// service on the same database, as another instance would: the first
+// server's next page and logo reflect it, since nothing keeps them in
+// memory.
+func TestBrandingIsSharedByInstances(t *testing.T) {
+	e := servertest.New(t)
+	other := service.New(service.Config{Store: e.Store, Passwords: secret.Cheap, Clock: e.Clock})
+	anyone := e.Browser()
+	for _, name := range []string{"ACME One", "ACME Two"} {
+		if err := other.SetSettings(e.Op, map[string]string{"branding.name": name}); err != nil {
+			t.Fatal(err)
+		}
+		if body := e.Get(anyone, "/login").Body; !strings.Contains(body, "<title>Sign in · "+name+"</title>") {
+			t.Errorf("the sign-in page does not show the name %q set by another instance", name)
+		}
+	}
+	pngData := smallPNG(t)
+	l, err := other.SetLogo(e.Op, pngData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Get(anyone, "/brand/logo"); got.Body != string(pngData) {
+		t.Error("the logo set by another instance is not served")
+	}
+	if body := e.Get(anyone, "/login").Body; !strings.Contains(body, "/brand/logo?v="+l.Digest) {
+		t.Error("the sign-in page does not link the logo set by another instance")
+	}
+	if err := other.RemoveLogo(e.Op); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Get(anyone, "/brand/logo"); got.Status != http.StatusNotFound {
+		t.Errorf("the logo removed by another instance: status %d", got.Status)
 	}
 }

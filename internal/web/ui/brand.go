@@ -15,11 +15,12 @@ import (
 // change shows at the next page on every instance.
 func (r *Renderer) BrandCSS() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		b, err := r.site.Brand(req.Context())
+		v, err := r.site.Settings(req.Context())
 		if err != nil {
 			slog.ErrorContext(req.Context(), "reading the brand for its stylesheet", "err", err)
-			b = portico.SettingValues{}.Brand(nil)
+			v = portico.SettingValues{}
 		}
+		b := v.Brand(nil)
 		h := w.Header()
 		h.Set("Content-Type", "text/css; charset=utf-8")
 		h.Set("Cache-Control", "no-cache")
