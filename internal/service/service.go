@@ -29,13 +29,13 @@ type Config struct {
 	// BaseURL is where people and devices reach Portico, ending in "/": the
 	// registration links in invitations start with it.
 	BaseURL string
+	// Backups takes and checks backups; nil where Portico does not (PostgreSQL).
+	Backups Backups
 	// Wake tells a waiting device that a command is queued for it; nil
 	// leaves devices to find their commands at their next check-in.
 	Wake wake.Hub
 	// Sealer seals users' certificates at rest; nil refuses them.
 	Sealer Sealer
-	// Backups takes and checks backups; nil where Portico does not (PostgreSQL).
-	Backups Backups
 }
 
 // Service is Portico's business logic.
@@ -45,9 +45,9 @@ type Service struct {
 	passwords secret.Params
 	log       *slog.Logger
 	baseURL   string
+	backups   Backups
 	wake      wake.Hub
 	sealer    Sealer
-	backups   Backups
 	parsing   chan struct{}
 	seen      *checkinBatch
 	// dummyHash keeps a failed look-up as slow as a wrong password, so the
