@@ -22,7 +22,10 @@ type Setting struct {
 	Kind    SettingKind
 	Choices []string // for ChoiceSetting
 	Default string
-	Check   func(string) error
+	// DefaultFrom names the setting whose value is this one's default, in
+	// place of Default: the mail sender name follows the portal name.
+	DefaultFrom string
+	Check       func(string) error
 }
 
 // SettingKind says how a setting is typed in: it picks the form field.
@@ -46,6 +49,7 @@ type SettingGroup struct {
 // SettingGroups lists the groups in the order the admin portal shows them.
 var SettingGroups = []SettingGroup{
 	{"helpdesk", "Helpdesk", "Every page of the portal shows this contact, the sign-in page included."},
+	{"branding", "Branding", "How the portal presents itself: its name, logo and colour on every page, the sign-in page's text, and the name its mail and text messages go by."},
 	{"security", "Sign-in and sessions", "How long sessions last and when repeated failed sign-ins lock an account."},
 	{"access", "Access from networks", "Which networks may reach the user portal, the admin portal and the admin API. Empty lets every network in. Signing in, and setting up two-step sign-in, are open to the networks of either portal. Devices, Apple MDM and health checks are never restricted here."},
 	{"passwords", "Passwords", "What a password must be when a user chooses one, or an admin chooses one for a user. Existing passwords keep working until they are changed."},
@@ -68,6 +72,12 @@ var Settings = []Setting{
 	{Key: "helpdesk.email", Group: "helpdesk", Label: "Helpdesk email", Check: optionalEmail},
 	{Key: "helpdesk.hours", Group: "helpdesk", Label: "Helpdesk hours", Help: "For example: Monday to Friday, 8:00 to 18:00", Check: text(100)},
 	{Key: "helpdesk.text", Group: "helpdesk", Label: "Helpdesk message", Kind: LongTextSetting, Check: text(1000)},
+	{Key: "branding.name", Group: "branding", Label: "Portal name", Default: DefaultPortalName, Check: portalName,
+		Help: "In the title and header of every page, on the sign-in page, and in mail and text messages."},
+	{Key: "branding.color", Group: "branding", Label: "Primary colour", Default: DefaultBrandColor, Check: BrandColor,
+		Help: "Of the header, buttons and links, as #rrggbb, for example #1f5fbf."},
+	{Key: "branding.login_text", Group: "branding", Label: "Text on the sign-in page", Kind: LongTextSetting, Check: text(1000),
+		Help: "Plain text shown above the sign-in form, for example who may sign in; empty shows none."},
 	{Key: "session.idle_timeout", Group: "security", Label: "Sign out after this long idle", Kind: DurationSetting, Default: "30m", Check: duration(time.Minute, 24*time.Hour)},
 	{Key: "session.lifetime", Group: "security", Label: "Longest session", Kind: DurationSetting, Default: "12h", Check: duration(5*time.Minute, 30*24*time.Hour)},
 	{Key: "login.max_failures", Group: "security", Label: "Failed sign-ins before lock-out", Kind: NumberSetting, Default: "5", Check: integer(2, 100)},
@@ -155,7 +165,8 @@ var Settings = []Setting{
 	{Key: "mail.username", Group: "mail", Label: "User name", Check: line(254), Help: "Empty: send without signing in."},
 	{Key: "mail.password", Group: "mail", Label: "Password", Kind: SecretSetting, Check: line(1000)},
 	{Key: "mail.from", Group: "mail", Label: "Sender address", Check: optionalEmail, Help: "For example mdm@example.com."},
-	{Key: "mail.from_name", Group: "mail", Label: "Sender name", Default: "Portico", Check: line(100)},
+	{Key: "mail.from_name", Group: "mail", Label: "Sender name", DefaultFrom: "branding.name", Check: line(100),
+		Help: "Unless set, the portal name (Settings › Branding)."},
 	{Key: "sms.url", Group: "sms", Label: "Gateway URL", Check: optionalWebURL,
 		Help: "Where the gateway takes messages, for example https://api.example.com/v1/sms. Empty: no SMS is sent."},
 	{Key: "sms.method", Group: "sms", Label: "Method", Kind: ChoiceSetting, Choices: smsMethods, Default: "POST", Check: oneOf(smsMethods...),
@@ -211,6 +222,9 @@ func (v SettingValues) Get(key string) string {
 		return s
 	}
 	s, _ := LookupSetting(key)
+	if s.DefaultFrom != "" {
+		return v.Get(s.DefaultFrom)
+	}
 	return s.Default
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/applemdm"
+	"github.com/portico-mdm/portico/internal/backup"
 	"github.com/portico-mdm/portico/internal/outbox"
 	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/selfsigned"
@@ -114,7 +115,11 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc := service.New(service.Config{Store: db, Passwords: secret.Default, Log: log, BaseURL: url, Wake: hub, Sealer: sealer, Apple: apple})
+	var backups service.Backups
+	if !g.postgres() {
+		backups = backup.Maker{DB: db, Data: g.data}
+	}
+	svc := service.New(service.Config{Store: db, Passwords: secret.Default, Log: log, BaseURL: url, Wake: hub, Sealer: sealer, Apple: apple, Backups: backups})
 	if err := svc.CheckSealingKey(ctx); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/portico-mdm/portico/internal/backup"
 	"github.com/portico-mdm/portico/internal/store/sqlstore"
 )
 
@@ -29,7 +30,7 @@ func (g *globals) define(fs *flag.FlagSet, c *cli) {
 	fs.StringVar(&g.db, "db", def("db", "", g.db), "PostgreSQL URL (postgres://…); empty uses SQLite in the data directory (PORTICO_DB)")
 }
 
-const dbFile = "portico.db"
+const dbFile = backup.DBFile
 
 func (g globals) postgres() bool {
 	return strings.HasPrefix(g.db, "postgres://") || strings.HasPrefix(g.db, "postgresql://")

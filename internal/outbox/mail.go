@@ -20,7 +20,7 @@ func sendMail(ctx context.Context, v portico.SettingValues, rootCAs *x509.CertPo
 		return errors.New("no sender address is set (Settings › Mail)")
 	}
 	msg := mail.NewMsg()
-	if err := msg.FromFormat(v.Get("mail.from_name"), from); err != nil {
+	if err := msg.FromFormat(v.MailFromName(), from); err != nil {
 		return fmt.Errorf("the sender address: %w", err)
 	}
 	if err := msg.To(m.To); err != nil {

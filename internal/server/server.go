@@ -98,6 +98,8 @@ func New(cfg Config) (*Server, error) {
 	}))
 	mux.Handle("GET /metrics", web.Operator, MetricsHandler(cfg.Registry))
 	mux.Handle("GET /static/", web.Public, renderer.Static())
+	mux.Handle("GET /brand.css", web.Public, renderer.BrandCSS())
+	mux.Handle("GET /brand/logo", web.Public, renderer.Logo())
 	portal.Register(mux, cfg.Service, sessions, renderer)
 	admin.Register(mux, cfg.Service, sessions, renderer)
 	devices.Register(mux)

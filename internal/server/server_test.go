@@ -22,6 +22,8 @@ var publicRoutes = []string{
 	"GET /healthz",
 	"GET /readyz",
 	"GET /static/",
+	"GET /brand.css",
+	"GET /brand/logo",
 	"GET /login",
 	"POST /login",
 	// The second step of signing in: it acts only on the sign-in its

@@ -191,7 +191,7 @@ func (s *Service) noticeOwner(ctx context.Context, st store.Store, d *portico.De
 	if cmd.Status == portico.CommandHeld {
 		text += fmt.Sprintf("It goes to the device at %s unless it is cancelled in the portal first.\n", cmd.ReleaseAt.UTC().Format("15:04 MST"))
 	}
-	text += "\nIf you did not expect this, contact the helpdesk now: " + v.Helpdesk().Name + ".\n"
+	text += "\nIf you did not expect this, contact the helpdesk now: " + v.Helpdesk().Name + ".\n\n— " + v.PortalName() + "\n"
 	return st.EnqueueMessage(ctx, &portico.Message{
 		Channel: portico.ChannelMail, To: owner.Email, Subject: fmt.Sprintf("Your %s: %s", d.Platform.DeviceNoun(), strings.ToLower(cmd.Kind.Label())),
 		Text: text, CreatedAt: cmd.CreatedAt,

@@ -200,7 +200,8 @@ func (s *Service) sendInvitation(ctx context.Context, st store.Store, u *portico
 	now := s.clock.Now()
 	device := inv.Platform.DeviceNoun()
 	var mail strings.Builder
-	fmt.Fprintf(&mail, "Hello %s,\n\nto register your %s, open this link on it:\n\n%s\n\n", u.DisplayName(), device, started.Link)
+	portal := v.PortalName()
+	fmt.Fprintf(&mail, "Hello %s,\n\nto register your %s with %s, open this link on it:\n\n%s\n\n", u.DisplayName(), device, portal, started.Link)
 	if started.PIN != "" {
 		fmt.Fprintf(&mail, "When it asks, give this registration PIN: %s\nThe PIN works once, until %s.\n\n", started.PIN, inv.PINExpiresAt.UTC().Format("2 January 2006 15:04 MST"))
 	}
@@ -212,13 +213,13 @@ func (s *Service) sendInvitation(ctx context.Context, st store.Store, u *portico
 			fmt.Fprintf(&mail, " · %s", c)
 		}
 	}
-	mail.WriteString("\n\nIf you did not ask for this, tell the helpdesk; nothing happens until someone signs in with your credentials.\n")
+	mail.WriteString("\n\nIf you did not ask for this, tell the helpdesk; nothing happens until someone signs in with your credentials.\n\n— " + portal + "\n")
 	msgs := []*portico.Message{{
-		Channel: portico.ChannelMail, To: u.Email, Subject: "Register your " + device,
+		Channel: portico.ChannelMail, To: u.Email, Subject: "Register your " + device + " with " + portal,
 		Text: mail.String(), CreatedAt: now,
 	}}
 	if u.Phone != "" {
-		sms := fmt.Sprintf("Register your %s: %s", device, started.Link)
+		sms := fmt.Sprintf("%s: register your %s: %s", portal, device, started.Link)
 		if started.PIN != "" {
 			sms += " PIN: " + started.PIN
 		}

@@ -78,7 +78,7 @@ func TestInvitationIsSentAndShowsPending(t *testing.T) {
 	}
 	msgs, _ := e.db.ListMessages(context.Background(), store.MessageFilter{})
 	if len(msgs) != 1 || msgs[0].Channel != portico.ChannelMail || !strings.Contains(msgs[0].Text, started.Link) ||
-		!strings.Contains(msgs[0].Text, "App Store") || msgs[0].Subject != "Register your iPhone" {
+		!strings.Contains(msgs[0].Text, "App Store") || msgs[0].Subject != "Register your iPhone with Portico" {
 		t.Fatalf("messages = %+v", msgs)
 	}
 	devices, _ := e.svc.MyDevices(as(alice))

@@ -32,6 +32,8 @@ type Config struct {
 	// BaseURL is where people and devices reach Portico, ending in "/": the
 	// registration links in invitations start with it.
 	BaseURL string
+	// Backups takes and checks backups; nil where Portico does not (PostgreSQL).
+	Backups Backups
 	// Wake tells a waiting device that a command is queued for it; nil
 	// leaves devices to find their commands at their next check-in.
 	Wake wake.Hub
@@ -53,6 +55,7 @@ type Service struct {
 	passwords secret.Params
 	log       *slog.Logger
 	baseURL   string
+	backups   Backups
 	wake      wake.Hub
 	sealer    Sealer
 	push      pushClients
@@ -85,6 +88,7 @@ func New(cfg Config) *Service {
 		passwords: cfg.Passwords,
 		log:       cfg.Log,
 		baseURL:   strings.TrimSuffix(cfg.BaseURL, "/") + "/",
+		backups:   cfg.Backups,
 		wake:      cfg.Wake,
 		sealer:    cfg.Sealer,
 		outbox:    outbox.New(outbox.Config{Store: cfg.Store, Clock: cfg.Clock, Log: cfg.Log}),

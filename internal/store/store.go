@@ -27,6 +27,8 @@ type Store interface {
 	AppleMDM
 	Audit
 	Settings
+	Branding
+	Backups
 	LoginFailures
 	Outbox
 	APIKeys
@@ -373,6 +375,25 @@ type Audit interface {
 type Settings interface {
 	SettingValues(ctx context.Context) (portico.SettingValues, error)
 	PutSetting(ctx context.Context, key, value string) error
+}
+
+// Branding holds the portal's logo; its name, colour and sign-in text are
+// settings.
+type Branding interface {
+	// PutLogo stores the logo, replacing the one before.
+	PutLogo(ctx context.Context, l *portico.Logo) error
+	// Logo returns the logo, with its image only when withData; ENOTFOUND
+	// when there is none.
+	Logo(ctx context.Context, withData bool) (*portico.Logo, error)
+	// DeleteLogo removes the logo; ENOTFOUND when there is none.
+	DeleteLogo(ctx context.Context) error
+}
+
+// Backups records the backups taken.
+type Backups interface {
+	RecordBackup(ctx context.Context, b *portico.BackupRecord) error
+	// LastBackup returns the newest backup; ENOTFOUND when none was taken.
+	LastBackup(ctx context.Context) (*portico.BackupRecord, error)
 }
 
 // LoginFailures counts failed sign-ins per key (a user name or a source

@@ -19,6 +19,7 @@ import (
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/applemdm"
+	"github.com/portico-mdm/portico/internal/backup"
 	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/server"
 	"github.com/portico-mdm/portico/internal/service"
@@ -61,7 +62,8 @@ type Env struct {
 func New(t *testing.T) *Env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, t.TempDir()+"/portico.db")
+	data := t.TempDir()
+	db, err := sqlstore.Open(ctx, data+"/portico.db")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +83,7 @@ func New(t *testing.T) *Env {
 		t.Fatal(err)
 	}
 	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Clock: clock, BaseURL: base, Wake: hub, Sealer: sealer,
-		Apple: &service.AppleConfig{CA: appleCA(t)}})
+		Apple: &service.AppleConfig{CA: appleCA(t)}, Backups: backup.Maker{DB: db, Data: data}})
 	srv, err := server.New(server.Config{
 		Service: svc, Sessions: db, Registry: prometheus.NewRegistry(),
 		MetricsToken: MetricsToken, Clock: clock, Wake: hub,

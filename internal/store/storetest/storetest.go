@@ -58,6 +58,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditLimits", testAuditLimits},
 		{"FilterAudit", testFilterAudit},
 		{"Settings", testSettings},
+		{"Logo", testLogo},
+		{"Backups", testBackups},
 		{"LoginFailures", testLoginFailures},
 		{"Certificates", testCertificates},
 		{"RegisteredWith", testRegisteredWith},

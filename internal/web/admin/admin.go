@@ -22,6 +22,8 @@ type handler struct {
 // Register adds the admin portal's routes to mux.
 func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.Renderer) {
 	h := &handler{svc: svc, sessions: sessions, ui: r}
+	h.registerBranding(mux)
+	h.registerBackup(mux)
 	mux.Handle("GET /admin/{$}", web.Admin, http.RedirectHandler("/admin/users", http.StatusSeeOther))
 	mux.Handle("GET /admin/users", web.Admin, r.HTML(h.users))
 	mux.Handle("POST /admin/users", web.Admin, r.HTML(h.createUser))

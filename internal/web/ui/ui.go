@@ -30,6 +30,8 @@ var staticFS embed.FS
 // Site is what every page needs to know about the installation.
 type Site interface {
 	Settings(ctx context.Context) (portico.SettingValues, error)
+	Brand(ctx context.Context) (portico.Brand, error)
+	Logo(ctx context.Context) (*portico.Logo, error)
 }
 
 // Renderer holds the parsed templates: each page is parsed once, together
@@ -78,6 +80,7 @@ type Layout struct {
 	User     *portico.User
 	Menu     []MenuItem
 	Helpdesk portico.Helpdesk
+	Brand    portico.Brand
 	Flash    string
 	// Warning is a banner about something only an admin can fix.
 	Warning string
@@ -92,11 +95,17 @@ func (r *Renderer) Layout(req *http.Request, title, section string) Layout {
 		slog.ErrorContext(req.Context(), "reading settings for a page", "err", err)
 		settings = portico.SettingValues{}
 	}
+	brand, err := r.site.Brand(req.Context())
+	if err != nil {
+		slog.ErrorContext(req.Context(), "reading the brand for a page", "err", err)
+		brand = portico.SettingValues{}.Brand(nil)
+	}
 	return Layout{
 		Title:    title,
 		Section:  section,
 		User:     portico.ActorFromContext(req.Context()).User,
 		Helpdesk: settings.Helpdesk(),
+		Brand:    brand,
 	}
 }
 

@@ -1,4 +1,4 @@
-package main
+package backup
 
 import (
 	"archive/tar"
@@ -68,24 +68,24 @@ func listing(t *testing.T, dir string) []string {
 }
 
 func TestReadBackupRefusals(t *testing.T) {
-	db := entry{name: dbFile, typeflag: tar.TypeReg, body: "SQLite format 3"}
+	db := entry{name: DBFile, typeflag: tar.TypeReg, body: "SQLite format 3"}
 	cert := entry{name: "tls/cert.pem", typeflag: tar.TypeReg, body: "cert"}
 	deep := entry{name: "keys/a/b.pem", typeflag: tar.TypeReg, body: "key"}
-	small := unpackLimits{bytes: 100, entries: 10}
+	small := Limits{Bytes: 100, Entries: 10}
 	tests := []struct {
 		name    string
 		entries []entry
-		limits  unpackLimits
+		limits  Limits
 		want    string
 	}{
-		{"a path out of the directory", []entry{db, cert, deep, {name: "../x", typeflag: tar.TypeReg, body: "x"}}, restoreLimits, `unexpected entry "../x"`},
-		{"an absolute path", []entry{db, cert, deep, {name: "/tmp/x", typeflag: tar.TypeReg, body: "x"}}, restoreLimits, `unexpected entry "/tmp/x"`},
-		{"a symbolic link", []entry{db, cert, deep, {name: "link", typeflag: tar.TypeSymlink}}, restoreLimits, `unexpected entry "link"`},
-		{"a directory entry", []entry{db, cert, {name: "keys/", typeflag: tar.TypeDir}}, restoreLimits, `unexpected entry "keys/"`},
-		{"no database", []entry{cert, deep}, restoreLimits, "no database"},
-		{"the same file twice", []entry{db, cert, deep, cert}, restoreLimits, "exists"},
+		{"a path out of the directory", []entry{db, cert, deep, {name: "../x", typeflag: tar.TypeReg, body: "x"}}, RestoreLimits, `unexpected entry "../x"`},
+		{"an absolute path", []entry{db, cert, deep, {name: "/tmp/x", typeflag: tar.TypeReg, body: "x"}}, RestoreLimits, `unexpected entry "/tmp/x"`},
+		{"a symbolic link", []entry{db, cert, deep, {name: "link", typeflag: tar.TypeSymlink}}, RestoreLimits, `unexpected entry "link"`},
+		{"a directory entry", []entry{db, cert, {name: "keys/", typeflag: tar.TypeDir}}, RestoreLimits, `unexpected entry "keys/"`},
+		{"no database", []entry{cert, deep}, RestoreLimits, "no database"},
+		{"the same file twice", []entry{db, cert, deep, cert}, RestoreLimits, "exists"},
 		{"more bytes than the limit", []entry{db, cert, deep, {name: "big", typeflag: tar.TypeReg, body: strings.Repeat("x", 101)}}, small, "more than 10 files or 100 bytes"},
-		{"more files than the limit", []entry{db, cert, deep, {name: "1", typeflag: tar.TypeReg}, {name: "2", typeflag: tar.TypeReg}}, unpackLimits{bytes: 100, entries: 4}, "more than 4 files"},
+		{"more files than the limit", []entry{db, cert, deep, {name: "1", typeflag: tar.TypeReg}, {name: "2", typeflag: tar.TypeReg}}, Limits{Bytes: 100, Entries: 4}, "more than 4 files"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,7 +95,7 @@ func TestReadBackupRefusals(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := listing(t, dir)
-			_, err := readBackup(bytes.NewReader(archive(t, tt.entries...)), dir, tt.limits)
+			_, err := Read(bytes.NewReader(archive(t, tt.entries...)), dir, tt.limits)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v, want one with %q", err, tt.want)
 			}
@@ -111,14 +111,14 @@ func TestReadBackupRefusals(t *testing.T) {
 
 func TestReadBackupUndo(t *testing.T) {
 	dir := t.TempDir()
-	undo, err := readBackup(bytes.NewReader(archive(t,
-		entry{name: dbFile, typeflag: tar.TypeReg, body: "SQLite format 3"},
+	undo, err := Read(bytes.NewReader(archive(t,
+		entry{name: DBFile, typeflag: tar.TypeReg, body: "SQLite format 3"},
 		entry{name: "keys/a/b.pem", typeflag: tar.TypeReg, body: "key"},
-	)), dir, restoreLimits)
+	)), dir, RestoreLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := listing(t, dir), []string{"keys/", "keys/a/", "keys/a/b.pem", dbFile}; !slices.Equal(got, want) {
+	if got, want := listing(t, dir), []string{"keys/", "keys/a/", "keys/a/b.pem", DBFile}; !slices.Equal(got, want) {
 		t.Fatalf("unpacked %q, want %q", got, want)
 	}
 	undo()
@@ -134,8 +134,8 @@ func TestReadBackupUndo(t *testing.T) {
 // directory beside an earlier one: neither is in the archive.
 func TestWriteBackupInsideTheDataDirectory(t *testing.T) {
 	data := t.TempDir()
-	snapshot := filepath.Join(t.TempDir(), dbFile)
-	for path, body := range map[string]string{snapshot: "SQLite format 3", filepath.Join(data, dbFile): "live", filepath.Join(data, "tls", "cert.pem"): "cert"} {
+	snapshot := filepath.Join(t.TempDir(), DBFile)
+	for path, body := range map[string]string{snapshot: "SQLite format 3", filepath.Join(data, DBFile): "live", filepath.Join(data, "tls", "cert.pem"): "cert"} {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -148,7 +148,7 @@ func TestWriteBackupInsideTheDataDirectory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := writeBackup(out, data, snapshot); err != nil {
+		if _, err := Write(out, data, snapshot); err != nil {
 			t.Fatal(err)
 		}
 		out.Close()
@@ -173,7 +173,7 @@ func TestWriteBackupInsideTheDataDirectory(t *testing.T) {
 		}
 		names = append(names, h.Name)
 	}
-	if want := []string{dbFile, "tls/cert.pem"}; !slices.Equal(names, want) {
+	if want := []string{DBFile, "tls/cert.pem"}; !slices.Equal(names, want) {
 		t.Errorf("the backup holds %q, want %q", names, want)
 	}
 }

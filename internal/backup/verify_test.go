@@ -1,0 +1,134 @@
+package backup
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/store/sqlstore"
+)
+
+// installation is a data directory with a real, migrated store holding
+// two users (one an administrator) and a device, and a key file beside it.
+func installation(t *testing.T) (Maker, *sqlstore.DB) {
+	t.Helper()
+	ctx := context.Background()
+	data := t.TempDir()
+	db, err := sqlstore.Open(ctx, filepath.Join(data, DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	var alice *portico.User
+	for _, name := range []string{"admin", "alice"} {
+		u := &portico.User{Username: name, Email: name + "@example.com", Admin: name == "admin", CreatedAt: now}
+		if err := db.CreateUser(ctx, u, "hash"); err != nil {
+			t.Fatal(err)
+		}
+		alice = u
+	}
+	d := &portico.Device{UserID: alice.ID, Platform: portico.PlatformIOS, Status: portico.StatusActive,
+		Ownership: portico.OwnershipEmployee, CreatedAt: now}
+	if err := db.CreateDevice(ctx, d, []byte("token-hash-0123456789abcdef0123")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(data, "keys"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "keys", "secret.key"), []byte("key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return Maker{DB: db, Data: data}, db
+}
+
+func TestVerifyReportsWhatABackupHolds(t *testing.T) {
+	m, _ := installation(t)
+	var b bytes.Buffer
+	n, err := m.Write(context.Background(), &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(b.Len()) {
+		t.Errorf("Write says %d bytes, wrote %d", n, b.Len())
+	}
+	rep, err := Verify(context.Background(), &b, RestoreLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := portico.BackupReport{Files: 2, Users: 2, Admins: 1, Devices: 1, Schema: sqlstore.SchemaVersion(), Current: sqlstore.SchemaVersion()}
+	if rep.Files != want.Files || rep.Users != want.Users || rep.Admins != want.Admins || rep.Devices != want.Devices ||
+		rep.Schema != want.Schema || rep.Current != want.Current || rep.Bytes == 0 || rep.TakenAt.IsZero() {
+		t.Errorf("report = %+v, want %+v", rep, want)
+	}
+	if want.Schema < 12 {
+		t.Errorf("the newest schema version is %d", want.Schema)
+	}
+}
+
+// newerSchema is a backup whose database was migrated by a later build.
+func newerSchema(t *testing.T, m Maker, db *sqlstore.DB) []byte {
+	t.Helper()
+	snap := filepath.Join(t.TempDir(), DBFile)
+	if err := db.Backup(context.Background(), snap); err != nil {
+		t.Fatal(err)
+	}
+	c, err := sql.Open("sqlite", snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Exec("INSERT INTO goose_db_version (version_id, is_applied) VALUES (9999, 1)"); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if _, err := Write(&b, m.Data, snap); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestVerifyRefuses(t *testing.T) {
+	m, db := installation(t)
+	var good bytes.Buffer
+	if _, err := m.Write(context.Background(), &good); err != nil {
+		t.Fatal(err)
+	}
+	var gzipped bytes.Buffer
+	gz := gzip.NewWriter(&gzipped)
+	gz.Write([]byte("not a tar archive, but long enough to fill a block of one……" + strings.Repeat("x", 600)))
+	gz.Close()
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"an empty file", nil, "not a Portico backup"},
+		{"plain text", []byte("hello, this is not a backup"), "not a gzip-compressed archive"},
+		{"a cut-off backup", good.Bytes()[:good.Len()/2], "ends early"},
+		{"gzip but not tar", gzipped.Bytes(), "not a tar archive"},
+		{"no database", archive(t, entry{name: "keys/secret.key", typeflag: tar.TypeReg, body: "key"}), "holds no database"},
+		{"a path out of the directory", archive(t, entry{name: DBFile, typeflag: tar.TypeReg, body: "x"}, entry{name: "../x", typeflag: tar.TypeReg, body: "x"}), `unexpected entry "../x"`},
+		{"a database that is not one", archive(t, entry{name: DBFile, typeflag: tar.TypeReg, body: strings.Repeat("not sqlite ", 100)}), "does not open"},
+		{"a database of a newer schema", newerSchema(t, m, db), "schema version 9999, newer than this Portico's"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Verify(context.Background(), bytes.NewReader(tt.data), RestoreLimits)
+			if portico.ErrorCode(err) != portico.EINVALID || !strings.Contains(portico.ErrorMessage(err), tt.want) {
+				t.Errorf("Verify: %v, want EINVALID with %q", err, tt.want)
+			}
+		})
+	}
+}
