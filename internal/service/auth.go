@@ -130,7 +130,7 @@ func (s *Service) beginAttempt(ctx context.Context, window time.Duration, limits
 		a.ids = append(a.ids, id)
 		n, last, err := s.store.LoginFailuresBefore(ctx, l.key, now.Add(-window), id)
 		if err == nil {
-			err = throttled(n, last, l.max, window, now)
+			err = throttled("sign-ins", n, last, l.max, window, now)
 		}
 		if err != nil {
 			return nil, errors.Join(err, a.succeeded(ctx))
@@ -162,10 +162,11 @@ func (a *attempt) failed(ctx context.Context, err error) error {
 const maxBackoff = time.Minute
 
 // throttled refuses an attempt that n earlier failures within the window
-// (the latest at last) lock out, or that comes too soon after the last.
-func throttled(n int, last time.Time, limit int, window time.Duration, now time.Time) error {
+// (the latest at last) lock out, or that comes too soon after the last;
+// what names the attempts for the refusal.
+func throttled(what string, n int, last time.Time, limit int, window time.Duration, now time.Time) error {
 	if n >= limit {
-		return portico.Errorf(portico.ETHROTTLED, "Too many failed sign-ins. Try again in %s.", humanWait(last.Add(window).Sub(now)))
+		return portico.Errorf(portico.ETHROTTLED, "Too many failed %s. Try again in %s.", what, humanWait(last.Add(window).Sub(now)))
 	}
 	if n >= freeFailures {
 		wait := maxBackoff
@@ -173,7 +174,7 @@ func throttled(n int, last time.Time, limit int, window time.Duration, now time.
 			wait = min(time.Duration(1<<shift)*time.Second, maxBackoff)
 		}
 		if until := last.Add(wait); now.Before(until) {
-			return portico.Errorf(portico.ETHROTTLED, "Too many failed sign-ins. Wait %s before trying again.", humanWait(until.Sub(now)))
+			return portico.Errorf(portico.ETHROTTLED, "Too many failed %s. Wait %s before trying again.", what, humanWait(until.Sub(now)))
 		}
 	}
 	return nil
