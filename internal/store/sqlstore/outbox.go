@@ -48,10 +48,17 @@ func (c *conn) EnqueueMessage(ctx context.Context, m *portico.Message) error {
 	return nil
 }
 
+// untriedPush is the conflict target of the unique index that keeps one
+// untried push per device.
+const untriedPush = `(device_id) WHERE channel = 'apns' AND status = 'pending' AND attempts = 0`
+
 // EnqueuePush looks for an untried push in the caller's transaction and
 // locks it there: a claimer passes over it (SKIP LOCKED) until the caller
 // commits, and a push already being claimed is waited for and then no
-// longer untried, so a fresh one is queued.
+// longer untried, so a fresh one is queued. The push found takes the
+// latest token and push magic: the device may have sent new ones since.
+// When two transactions find none at once, the unique index makes the
+// second one's insert update the first one's push instead.
 func (c *conn) EnqueuePush(ctx context.Context, m *portico.Message) (bool, error) {
 	if m.Channel != portico.ChannelAPNs {
 		return false, portico.Errorf(portico.EINVALID, "Message to %q is no push.", m.To)
@@ -66,13 +73,23 @@ func (c *conn) EnqueuePush(ctx context.Context, m *portico.Message) (bool, error
 			ORDER BY id LIMIT 1`+t.d.forUpdate, m.DeviceID, string(portico.ChannelAPNs), string(portico.MessagePending)).Scan(&id)
 		if err == nil {
 			m.ID = id
-			return nil
+			_, err = t.exec(ctx, "UPDATE outbox SET recipient = ?, subject = ?, body = ? WHERE id = ?", m.To, m.Subject, m.Text, id)
+			return err
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
+		err = t.writeRow(ctx, `INSERT INTO outbox (channel, recipient, subject, body, device_id, status, next_attempt_at, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT `+untriedPush+` DO UPDATE SET recipient = excluded.recipient, subject = excluded.subject, body = excluded.body
+			RETURNING id, created_at`,
+			string(m.Channel), m.To, m.Subject, m.Text, m.DeviceID, string(portico.MessagePending), at(m.CreatedAt), at(m.CreatedAt)).Scan(&m.ID, scanTime(&m.CreatedAt))
+		if err != nil {
+			return err
+		}
 		queued = true
-		return t.EnqueueMessage(ctx, m)
+		m.Status, m.Attempts, m.LastError, m.NextAttemptAt, m.SentAt = portico.MessagePending, 0, "", m.CreatedAt, time.Time{}
+		return nil
 	})
 	return queued, err
 }

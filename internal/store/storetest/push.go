@@ -172,3 +172,45 @@ func wantPushCertificate(t *testing.T, got, want *portico.PushCertificate) {
 		t.Errorf("got %+v, want %+v", g, w)
 	}
 }
+
+// testEnqueuePushAtOnce queues pushes for one device from several
+// transactions at once, none of which finds a push waiting before the
+// others insert theirs: the device still gets one, with the latest token.
+func testEnqueuePushAtOnce(t *testing.T, st store.Store) {
+	const n = 8
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			err := st.InTx(ctx(t), func(tx store.Store) error {
+				m := newPush(11, base)
+				m.Text = "magic-" + string(rune('a'+i))
+				_, err := tx.EnqueuePush(ctx(t), m)
+				return err
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	pending, err := st.ListMessages(ctx(t), store.MessageFilter{Channel: portico.ChannelAPNs, Status: portico.MessagePending})
+	check(t, err)
+	if len(pending) != 1 {
+		t.Fatalf("%d pushes pending for one device, want 1", len(pending))
+	}
+
+	// A push found waiting takes the token the device sent since.
+	renewed := newPush(11, base.Add(time.Second))
+	renewed.To, renewed.Text = "0a0b0c", "magic-new"
+	if enqueuePush(t, st, renewed) || renewed.ID != pending[0].ID {
+		t.Fatalf("queued %d, want it to coalesce with %d", renewed.ID, pending[0].ID)
+	}
+	got, err := st.MessageByID(ctx(t), renewed.ID)
+	check(t, err)
+	if got.To != "0a0b0c" || got.Text != "magic-new" {
+		t.Errorf("the waiting push kept token %q and magic %q, want the latest", got.To, got.Text)
+	}
+}

@@ -87,6 +87,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteFinishedMessages", testDeleteFinishedMessages},
 		{"EnqueuePush", testEnqueuePush},
 		{"EnqueuePushHeld", testEnqueuePushHeld},
+		{"EnqueuePushAtOnce", testEnqueuePushAtOnce},
 		{"PushCertificate", testPushCertificate},
 	}
 	for _, tt := range tests {

@@ -1,9 +1,10 @@
 -- +goose Up
 -- Pushes that wake Apple devices go through the outbox (SPEC APPLE-1); a
--- push names the device it wakes, so that a device has at most one push
--- waiting untried.
+-- push names the device it wakes, and a device has at most one push
+-- waiting untried: pushes coalesce, and two actions queued at once must not
+-- both add one.
 ALTER TABLE outbox ADD COLUMN device_id INTEGER;
-CREATE INDEX outbox_device ON outbox (device_id) WHERE status = 'pending' AND device_id IS NOT NULL;
+CREATE UNIQUE INDEX outbox_untried_push ON outbox (device_id) WHERE channel = 'apns' AND status = 'pending' AND attempts = 0;
 
 -- The MDM push certificate: at most one, shared by every instance. The
 -- certificate chain is public; its private key is sealed with the key kept
@@ -24,5 +25,5 @@ CREATE TABLE push_certificate (
 
 -- +goose Down
 DROP TABLE push_certificate;
-DROP INDEX outbox_device;
+DROP INDEX outbox_untried_push;
 ALTER TABLE outbox DROP COLUMN device_id;
