@@ -15,7 +15,6 @@ import (
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/apns"
-	"github.com/portico-mdm/portico/internal/outbox"
 	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/store"
 	"github.com/portico-mdm/portico/internal/wake"
@@ -41,6 +40,16 @@ type Config struct {
 	// names its stand-in; APNsRootCAs verifies it (nil: the system's).
 	APNsURL     string
 	APNsRootCAs *x509.CertPool
+	// TestSender sends the admin portal's test messages: the worker that
+	// delivers the outbox, so that a test goes exactly as every other
+	// message does. Nil refuses test messages.
+	TestSender TestSender
+}
+
+// TestSender delivers one message at once, outside the outbox's queue,
+// with the settings v; *outbox.Worker is one.
+type TestSender interface {
+	SendNow(ctx context.Context, v portico.SettingValues, m *portico.Message) error
 }
 
 // Service is Portico's business logic.
@@ -57,10 +66,8 @@ type Service struct {
 	seen      *checkinBatch
 	// dummyHash keeps a failed look-up as slow as a wrong password, so the
 	// time a login takes does not tell whether the user exists.
-	dummyHash string
-	// outbox sends the admin portal's test messages the way the outbox's
-	// workers send every other.
-	outbox *outbox.Worker
+	dummyHash  string
+	testSender TestSender
 }
 
 // New returns a Service. Call Run to write batched check-ins in the
@@ -76,18 +83,18 @@ func New(cfg Config) *Service {
 		cfg.CheckinFlush = time.Second
 	}
 	return &Service{
-		store:     cfg.Store,
-		clock:     cfg.Clock,
-		passwords: cfg.Passwords,
-		log:       cfg.Log,
-		baseURL:   strings.TrimSuffix(cfg.BaseURL, "/") + "/",
-		wake:      cfg.Wake,
-		sealer:    cfg.Sealer,
-		outbox:    outbox.New(outbox.Config{Store: cfg.Store, Clock: cfg.Clock, Log: cfg.Log}),
-		push:      pushClients{baseURL: cfg.APNsURL, rootCAs: cfg.APNsRootCAs},
-		parsing:   make(chan struct{}, 1),
-		seen:      &checkinBatch{every: cfg.CheckinFlush, pending: map[int64]time.Time{}},
-		dummyHash: cfg.Passwords.HashPassword("portico-dummy-password"),
+		store:      cfg.Store,
+		clock:      cfg.Clock,
+		passwords:  cfg.Passwords,
+		log:        cfg.Log,
+		baseURL:    strings.TrimSuffix(cfg.BaseURL, "/") + "/",
+		wake:       cfg.Wake,
+		sealer:     cfg.Sealer,
+		testSender: cfg.TestSender,
+		push:       pushClients{baseURL: cfg.APNsURL, rootCAs: cfg.APNsRootCAs},
+		parsing:    make(chan struct{}, 1),
+		seen:       &checkinBatch{every: cfg.CheckinFlush, pending: map[int64]time.Time{}},
+		dummyHash:  cfg.Passwords.HashPassword("portico-dummy-password"),
 	}
 }
 
