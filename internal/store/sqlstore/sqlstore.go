@@ -55,7 +55,8 @@ type dialect struct {
 	// fold lower-cases text for searches in any case, in every alphabet as
 	// Go's strings.ToLower does to the search itself. SQLite's own lower()
 	// folds A to Z only, and stays as it is, since the users_username
-	// index is built with it.
+	// index is built with it; PostgreSQL's folds by the database's
+	// LC_CTYPE, every alphabet in a UTF-8 locale.
 	fold string
 	// bytewise follows a text column to compare it byte by byte, as
 	// SQLite always does, whatever collation PostgreSQL's database has.
