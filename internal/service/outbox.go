@@ -55,10 +55,10 @@ func (s *Service) SendTestMessage(ctx context.Context, ch portico.Channel, to st
 	if err != nil {
 		return "", err
 	}
-	if s.testSender == nil {
+	if s.outbox == nil {
 		return "", portico.Errorf(portico.ECONFLICT, "This server sends no messages, so it cannot send a test message.")
 	}
-	sendErr := s.testSender.SendNow(ctx, v, m)
+	sendErr := s.outbox.SendNow(ctx, v, m)
 	if code := portico.ErrorCode(sendErr); code != "" && code != portico.EINTERNAL {
 		return "", sendErr
 	}

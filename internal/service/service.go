@@ -66,8 +66,10 @@ type Service struct {
 	seen      *checkinBatch
 	// dummyHash keeps a failed look-up as slow as a wrong password, so the
 	// time a login takes does not tell whether the user exists.
-	dummyHash  string
-	testSender TestSender
+	dummyHash string
+	// outbox sends the admin portal's test messages the way the outbox's
+	// workers send every other.
+	outbox TestSender
 }
 
 // New returns a Service. Call Run to write batched check-ins in the
@@ -83,18 +85,18 @@ func New(cfg Config) *Service {
 		cfg.CheckinFlush = time.Second
 	}
 	return &Service{
-		store:      cfg.Store,
-		clock:      cfg.Clock,
-		passwords:  cfg.Passwords,
-		log:        cfg.Log,
-		baseURL:    strings.TrimSuffix(cfg.BaseURL, "/") + "/",
-		wake:       cfg.Wake,
-		sealer:     cfg.Sealer,
-		testSender: cfg.TestSender,
-		push:       pushClients{baseURL: cfg.APNsURL, rootCAs: cfg.APNsRootCAs},
-		parsing:    make(chan struct{}, 1),
-		seen:       &checkinBatch{every: cfg.CheckinFlush, pending: map[int64]time.Time{}},
-		dummyHash:  cfg.Passwords.HashPassword("portico-dummy-password"),
+		store:     cfg.Store,
+		clock:     cfg.Clock,
+		passwords: cfg.Passwords,
+		log:       cfg.Log,
+		baseURL:   strings.TrimSuffix(cfg.BaseURL, "/") + "/",
+		wake:      cfg.Wake,
+		sealer:    cfg.Sealer,
+		outbox:    cfg.TestSender,
+		push:      pushClients{baseURL: cfg.APNsURL, rootCAs: cfg.APNsRootCAs},
+		parsing:   make(chan struct{}, 1),
+		seen:      &checkinBatch{every: cfg.CheckinFlush, pending: map[int64]time.Time{}},
+		dummyHash: cfg.Passwords.HashPassword("portico-dummy-password"),
 	}
 }
 
