@@ -9,6 +9,12 @@ import (
 	"github.com/portico-mdm/portico/internal/store"
 )
 
+// TestSender delivers one message at once, outside the outbox's queue,
+// with the settings v; *outbox.Worker is one.
+type TestSender interface {
+	SendNow(ctx context.Context, v portico.SettingValues, m *portico.Message) error
+}
+
 // Messages lists the outbox, newest first (admins only). A message may
 // hold a registration link or PIN, which is why only admins read them:
 // without a mail server or an SMS gateway they pass them on by hand.

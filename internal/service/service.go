@@ -28,6 +28,10 @@ type Config struct {
 	Log       *slog.Logger
 	// CheckinFlush is how often the batched last check-in times are written.
 	CheckinFlush time.Duration
+	// TestSender sends the admin portal's test messages: the worker that
+	// delivers the outbox, so that a test goes exactly as every other
+	// message does. Nil refuses test messages.
+	TestSender TestSender
 	// BaseURL is where people and devices reach Portico, ending in "/": the
 	// registration links in invitations start with it.
 	BaseURL string
@@ -40,16 +44,6 @@ type Config struct {
 	// names its stand-in; APNsRootCAs verifies it (nil: the system's).
 	APNsURL     string
 	APNsRootCAs *x509.CertPool
-	// TestSender sends the admin portal's test messages: the worker that
-	// delivers the outbox, so that a test goes exactly as every other
-	// message does. Nil refuses test messages.
-	TestSender TestSender
-}
-
-// TestSender delivers one message at once, outside the outbox's queue,
-// with the settings v; *outbox.Worker is one.
-type TestSender interface {
-	SendNow(ctx context.Context, v portico.SettingValues, m *portico.Message) error
 }
 
 // Service is Portico's business logic.
