@@ -81,3 +81,15 @@ func TestNetworkSettingsChecked(t *testing.T) {
 		}
 	}
 }
+
+func TestWindowsAgentURLChecked(t *testing.T) {
+	s, err := LookupSetting("registration.windows_agent_url")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, ok := range map[string]bool{"": true, "https://downloads.example/agent.msi": true, "http://downloads.example/agent.msi": false, "ftp://x/y": false} {
+		if err := s.Check(v); (err == nil) != ok {
+			t.Errorf("Check(%q) = %v", v, err)
+		}
+	}
+}

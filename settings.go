@@ -105,7 +105,7 @@ var Settings = []Setting{
 	{Key: "registration.user_may_change_ownership", Group: "registration", Label: "Users may change the ownership of their devices", Kind: SwitchSetting, Default: "false", Check: boolean},
 	{Key: "registration.android_agent_url", Group: "registration", Label: "Store page of the Android device agent", Check: optionalWebURL,
 		Help: "Android devices are sent here after signing in at /go; the registration token goes with them."},
-	{Key: "registration.windows_agent_url", Group: "registration", Label: "Download address of the Windows device agent", Check: optionalWebURL,
+	{Key: "registration.windows_agent_url", Group: "registration", Label: "Download address of the Windows device agent", Check: optionalHTTPSURL,
 		Help: "Windows PCs are sent here after signing in at /go; the agent asks the user to sign in again."},
 	{Key: "actions.wipe_grace", Group: "actions", Label: "Grace period before a wipe goes to the device", Kind: DurationSetting, Default: "60s", Check: duration(0, time.Hour),
 		Help: "The user can cancel a wipe during this time; 0s sends it at once."},
@@ -275,6 +275,18 @@ func optionalWebURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return Errorf(EINVALID, "%q is not a web address starting with https://.", s)
+	}
+	return nil
+}
+
+// optionalHTTPSURL is an address to download a program from: over plain
+// http anyone on the way could hand the user a program of their own.
+func optionalHTTPSURL(s string) error {
+	if err := optionalWebURL(s); err != nil {
+		return err
+	}
+	if s != "" && !strings.HasPrefix(strings.ToLower(s), "https://") {
+		return Errorf(EINVALID, "%q must start with https://: a program downloaded over http could be swapped on the way.", s)
 	}
 	return nil
 }

@@ -119,7 +119,13 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 	if !g.postgres() {
 		backups = backup.Maker{DB: db, Data: g.data}
 	}
-	svc := service.New(service.Config{Store: db, Passwords: secret.Default, Log: log, BaseURL: url, Wake: hub, Sealer: sealer, Apple: apple, Backups: backups})
+	// The worker that delivers the outbox also sends the test messages,
+	// and pushes through the service: the service is its pusher once made.
+	pusher := &servicePusher{}
+	messages := outbox.New(outbox.Config{Store: db, Log: log, Pusher: pusher})
+	svc := service.New(service.Config{Store: db, Passwords: secret.Default, Log: log, BaseURL: url, Wake: hub, Sealer: sealer,
+		Apple: apple, Backups: backups, TestSender: messages})
+	pusher.Service = svc
 	if err := svc.CheckSealingKey(ctx); err != nil {
 		return err
 	}
@@ -161,7 +167,7 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 	}
 
 	runCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
-	workers := runWorkers(runCtx, svc, outbox.New(outbox.Config{Store: db, Log: log, Pusher: svc}), log)
+	workers := runWorkers(runCtx, svc, messages, log)
 	errc := make(chan error, 2)
 	go func() { errc <- httpServer.Serve(ln) }()
 	if f.metricsAddr != "" {
@@ -229,6 +235,11 @@ func listenAndServe(s *http.Server, addr string) error {
 
 // runWorkers starts the background work of one instance; it stops when ctx
 // ends, and the returned group says when all of it has.
+// servicePusher is the outbox's pusher, set to the service after the
+// service, which is built with the outbox's worker, is made; the worker
+// pushes only once it runs.
+type servicePusher struct{ *service.Service }
+
 func runWorkers(ctx context.Context, svc *service.Service, messages *outbox.Worker, log *slog.Logger) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	wg.Go(func() { svc.Run(ctx) })

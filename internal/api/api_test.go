@@ -381,7 +381,7 @@ func TestRefusals(t *testing.T) {
 		{"an unknown device", "POST", "/devices/999/actions", f.rw, `{"action":"lock"}`, 404, portico.ENOTFOUND, ""},
 		{"a bad limit", "GET", "/devices?limit=0", f.ro, "", 400, portico.EINVALID, "limit is a whole number from 1 to 500"},
 		{"a bad offset", "GET", "/users?offset=-1", f.ro, "", 400, portico.EINVALID, "offset"},
-		{"a bad audit limit", "GET", "/audit?limit=5000", f.ro, "", 400, portico.EINVALID, "from 1 to 1000"},
+		{"a bad audit limit", "GET", "/audit?limit=5000", f.ro, "", 400, portico.EINVALID, "from 1 to 500"},
 		{"an unknown kind", "POST", users + "/invitations", f.rw, `{"kind":"pigeon","platform":"ios"}`, 400, portico.EINVALID, "not a way to register"},
 		{"an unknown path", "GET", "/nothing", f.ro, "", 404, portico.ENOTFOUND, "admin API"},
 		{"an unknown path without a key", "GET", "/nothing", "", "", 404, portico.ENOTFOUND, "admin API"},

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/service"
@@ -57,17 +58,19 @@ func page[T any](w http.ResponseWriter, items []T, limit, offset int) error {
 	return web.WriteJSON(w, http.StatusOK, l)
 }
 
+// users lists the users whose user name, name or email address holds q,
+// by user name.
 func (a *API) users(w http.ResponseWriter, r *http.Request) error {
-	limit, offset, err := paging(r.URL.Query())
+	q := r.URL.Query()
+	limit, offset, err := paging(q)
 	if err != nil {
 		return err
 	}
-	users, err := a.svc.Users(r.Context())
+	users, err := a.svc.SearchUsers(r.Context(), store.UserFilter{Query: strings.TrimSpace(q.Get("q")), Limit: limit + 1, Offset: offset})
 	if err != nil {
 		return err
 	}
-	users = users[min(offset, len(users)):]
-	return page(w, users[:min(len(users), limit+1)], limit, offset)
+	return page(w, users, limit, offset)
 }
 
 func (a *API) user(w http.ResponseWriter, r *http.Request) error {
@@ -208,7 +211,15 @@ func (a *API) devices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	devices, err := a.svc.AllDevices(r.Context(), store.DeviceFilter{UserID: int64(userID), Limit: limit + 1, Offset: offset})
+	f, err := a.svc.DeviceFilter(service.DeviceQuery{
+		Platform: q.Get("platform"), Status: q.Get("status"), Ownership: q.Get("ownership"),
+		Owner: q.Get("owner"), NotSeenDays: q.Get("not_seen_days"), Search: q.Get("q"),
+	})
+	if err != nil {
+		return err
+	}
+	f.UserID, f.Limit, f.Offset = int64(userID), limit+1, offset
+	devices, err := a.svc.AllDevices(r.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -302,25 +313,30 @@ func (a *API) setSettings(w http.ResponseWriter, r *http.Request) error {
 	return a.settings(w, r)
 }
 
-// Audit bounds.
-const (
-	defaultAuditLimit = 100
-	maxAuditLimit     = 1000
-)
-
+// audit lists the entries the filter keeps, newest first, a page at a
+// time; its filter is the admin portal's.
 func (a *API) audit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	limit, err := intParam(q, "limit", defaultAuditLimit, 1, maxAuditLimit)
+	limit, offset, err := paging(q)
 	if err != nil {
 		return err
 	}
-	deviceID, err := intParam(q, "device_id", 0, 1, 1<<53)
+	if id := q.Get("device_id"); id != "" {
+		if _, err := intParam(q, "device_id", 0, 1, 1<<53); err != nil {
+			return err
+		}
+	}
+	f, err := service.AuditFilter(service.AuditQuery{
+		Actor: q.Get("actor"), Device: q.Get("device_id"), Action: q.Get("action"),
+		Result: q.Get("result"), From: q.Get("from"), To: q.Get("to"),
+	})
 	if err != nil {
 		return err
 	}
-	entries, err := a.svc.AuditLog(r.Context(), store.AuditFilter{Actor: q.Get("actor"), DeviceID: int64(deviceID), Limit: limit})
+	f.Limit, f.Offset = limit+1, offset
+	entries, err := a.svc.AuditLog(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	return web.WriteJSON(w, http.StatusOK, List[*portico.AuditEntry]{Items: entries})
+	return page(w, entries, limit, offset)
 }

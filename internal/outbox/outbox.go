@@ -258,8 +258,14 @@ func loggable(err error) string {
 	return err.Error()
 }
 
-func errorText(err error) string {
-	s := []rune(err.Error())
+// LogText is what a log or the audit log may keep of a failed delivery:
+// a gateway's status without its answer, no longer than the outbox keeps.
+func LogText(err error) string { return shorten(loggable(err)) }
+
+func errorText(err error) string { return shorten(err.Error()) }
+
+func shorten(text string) string {
+	s := []rune(text)
 	if len(s) > maxErrorLength {
 		return string(s[:maxErrorLength-1]) + "…"
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/secret"
@@ -283,7 +282,3 @@ func (s *Service) DeviceOwners(ctx context.Context, devices []*portico.Device) (
 	slices.Sort(ids)
 	return s.store.Usernames(ctx, slices.Compact(ids))
 }
-
-// Now is the service's time, by which the admin portal counts "not seen
-// for N days".
-func (s *Service) Now() time.Time { return s.clock.Now() }

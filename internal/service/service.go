@@ -15,7 +15,6 @@ import (
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/apns"
-	"github.com/portico-mdm/portico/internal/outbox"
 	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/store"
 	"github.com/portico-mdm/portico/internal/wake"
@@ -29,6 +28,10 @@ type Config struct {
 	Log       *slog.Logger
 	// CheckinFlush is how often the batched last check-in times are written.
 	CheckinFlush time.Duration
+	// TestSender sends the admin portal's test messages: the worker that
+	// delivers the outbox, so that a test goes exactly as every other
+	// message does. Nil refuses test messages.
+	TestSender TestSender
 	// BaseURL is where people and devices reach Portico, ending in "/": the
 	// registration links in invitations start with it.
 	BaseURL string
@@ -67,7 +70,7 @@ type Service struct {
 	dummyHash string
 	// outbox sends the admin portal's test messages the way the outbox's
 	// workers send every other.
-	outbox *outbox.Worker
+	outbox TestSender
 }
 
 // New returns a Service. Call Run to write batched check-ins in the
@@ -91,7 +94,7 @@ func New(cfg Config) *Service {
 		backups:   cfg.Backups,
 		wake:      cfg.Wake,
 		sealer:    cfg.Sealer,
-		outbox:    outbox.New(outbox.Config{Store: cfg.Store, Clock: cfg.Clock, Log: cfg.Log}),
+		outbox:    cfg.TestSender,
 		push:      pushClients{baseURL: cfg.APNsURL, rootCAs: cfg.APNsRootCAs},
 		apple:     cfg.Apple,
 		parsing:   make(chan struct{}, 1),

@@ -20,6 +20,7 @@ import (
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/applemdm"
 	"github.com/portico-mdm/portico/internal/backup"
+	"github.com/portico-mdm/portico/internal/outbox"
 	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/server"
 	"github.com/portico-mdm/portico/internal/service"
@@ -82,8 +83,11 @@ func New(t *testing.T) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Test messages go through an outbox worker as serve's do; nothing
+	// here runs it, so queued messages wait for the tests to look at them.
 	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Clock: clock, BaseURL: base, Wake: hub, Sealer: sealer,
-		Apple: &service.AppleConfig{CA: appleCA(t)}, Backups: backup.Maker{DB: db, Data: data}})
+		Apple: &service.AppleConfig{CA: appleCA(t)}, Backups: backup.Maker{DB: db, Data: data},
+		TestSender: outbox.New(outbox.Config{Store: db, Clock: clock})})
 	srv, err := server.New(server.Config{
 		Service: svc, Sessions: db, Registry: prometheus.NewRegistry(),
 		MetricsToken: MetricsToken, Clock: clock, Wake: hub,

@@ -33,14 +33,16 @@ func (c *conn) ListAudit(ctx context.Context, f store.AuditFilter) ([]*portico.A
 	q := "SELECT id, at, actor, action, target, device_id, source, result, detail FROM audit_log WHERE 1 = 1"
 	var args []any
 	if f.Actor != "" {
-		q, args = q+" AND actor = ?", append(args, f.Actor)
+		q, args = q+" AND lower(actor) = lower(?)", append(args, f.Actor)
 	}
 	if f.DeviceID != 0 {
 		q, args = q+" AND device_id = ?", append(args, f.DeviceID)
 	}
 	if f.Action != "" {
-		prefix := likeEscape(f.Action) + ".%"
-		q, args = q+` AND (action = ? OR action LIKE ? ESCAPE '\')`, append(args, f.Action, prefix)
+		// The actions of a kind are those from "kind." up to "kind/", the
+		// character after the dot: a range the action index serves.
+		b := c.d.bytewise
+		q, args = q+" AND (action = ? OR (action"+b+" >= ? AND action"+b+" < ?))", append(args, f.Action, f.Action+".", f.Action+"/")
 	}
 	if f.Result != "" {
 		q, args = q+" AND result = ?", append(args, f.Result)

@@ -177,12 +177,14 @@ func (c *conn) ListDevices(ctx context.Context, f store.DeviceFilter) ([]*portic
 		add("user_id = (SELECT id FROM users WHERE lower(username) = lower(?))", f.Owner)
 	}
 	if !f.NotSeenSince.IsZero() {
-		add("(last_checkin IS NULL OR last_checkin < ?)", at(f.NotSeenSince))
+		// A device never seen counts from when it was added, so that one
+		// just invited is not yet among the missing.
+		add("COALESCE(last_checkin, created_at) < ?", at(f.NotSeenSince))
 	}
 	if s := strings.TrimSpace(f.Search); s != "" {
-		p := containsPattern(s)
-		add(`(lower(name) LIKE ? ESCAPE '\' OR lower(model) LIKE ? ESCAPE '\' OR lower(serial) LIKE ? ESCAPE '\'
-			OR user_id IN (SELECT id FROM users WHERE lower(username) LIKE ? ESCAPE '\' OR lower(name) LIKE ? ESCAPE '\'))`,
+		p, fold := containsPattern(s), c.d.fold
+		add(`(`+fold+`(name) LIKE ? ESCAPE '\' OR `+fold+`(model) LIKE ? ESCAPE '\' OR `+fold+`(serial) LIKE ? ESCAPE '\'
+			OR user_id IN (SELECT id FROM users WHERE `+fold+`(username) LIKE ? ESCAPE '\' OR `+fold+`(name) LIKE ? ESCAPE '\'))`,
 			p, p, p, p, p)
 	}
 	if f.AfterID != 0 {
@@ -199,8 +201,8 @@ func (c *conn) ListDevices(ctx context.Context, f store.DeviceFilter) ([]*portic
 	return scanAll(scanDevice)(c.query(ctx, q+"ORDER BY id LIMIT ? OFFSET ?", append(args, limit, max(f.Offset, 0))...))
 }
 
-// containsPattern is a LIKE pattern, for lower-cased columns, that finds s
-// anywhere.
+// containsPattern is a LIKE pattern, for columns folded with the dialect's
+// fold, that finds s anywhere.
 func containsPattern(s string) string { return "%" + likeEscape(strings.ToLower(s)) + "%" }
 
 func (c *conn) UpdateDeviceDetails(ctx context.Context, id int64, d portico.DeviceDetails, now time.Time) error {

@@ -7,6 +7,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -23,7 +24,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/store"
@@ -51,6 +52,15 @@ type dialect struct {
 	// forUpdate ends a SELECT of rows to hold until the transaction ends,
 	// so that claimers pass over them; SQLite's writer holds everything.
 	forUpdate string
+	// fold lower-cases text for searches in any case, in every alphabet as
+	// Go's strings.ToLower does to the search itself. SQLite's own lower()
+	// folds A to Z only, and stays as it is, since the users_username
+	// index is built with it; PostgreSQL's folds by the database's
+	// LC_CTYPE, every alphabet in a UTF-8 locale.
+	fold string
+	// bytewise follows a text column to compare it byte by byte, as
+	// SQLite always does, whatever collation PostgreSQL's database has.
+	bytewise string
 }
 
 var (
@@ -59,6 +69,7 @@ var (
 		migrations: "migrations/sqlite",
 		bind:       sqlx.QUESTION,
 		timeType:   "TEXT",
+		fold:       sqliteFold,
 		// Only the writer's immediate transaction inserts, so the IDs after
 		// the largest are free until it commits.
 		newDeviceIDs: `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
@@ -69,11 +80,30 @@ var (
 		migrations:   "migrations/postgres",
 		bind:         sqlx.DOLLAR,
 		timeType:     "TIMESTAMPTZ",
+		fold:         "lower",
+		bytewise:     ` COLLATE "C"`,
 		newDeviceIDs: `SELECT nextval(pg_get_serial_sequence('devices', 'id')) FROM generate_series(1, ?)`,
 		skipLocked:   " FOR UPDATE SKIP LOCKED",
 		forUpdate:    " FOR UPDATE",
 	}
 )
+
+// sqliteFold is the name of the SQL function that folds like
+// strings.ToLower on SQLite.
+const sqliteFold = "portico_fold"
+
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction(sqliteFold, 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		switch v := args[0].(type) {
+		case string:
+			return strings.ToLower(v), nil
+		case []byte:
+			return strings.ToLower(string(v)), nil
+		default:
+			return v, nil
+		}
+	})
+}
 
 // querier is a pool or a transaction.
 type querier interface {

@@ -162,7 +162,8 @@ func (c *conn) SearchUsers(ctx context.Context, f store.UserFilter) ([]*portico.
 	var args []any
 	if text := strings.TrimSpace(f.Query); text != "" {
 		like := "%" + likeEscaper.Replace(strings.ToLower(text)) + "%"
-		q += ` WHERE lower(username) LIKE ? ESCAPE '\' OR lower(name) LIKE ? ESCAPE '\' OR lower(email) LIKE ? ESCAPE '\'`
+		fold := c.d.fold
+		q += ` WHERE ` + fold + `(username) LIKE ? ESCAPE '\' OR ` + fold + `(name) LIKE ? ESCAPE '\' OR ` + fold + `(email) LIKE ? ESCAPE '\'`
 		args = append(args, like, like, like)
 	}
 	q += " ORDER BY lower(username), id"

@@ -23,11 +23,18 @@ func testFilterDevices(t *testing.T, st store.Store) {
 			Details: portico.DeviceDetails{Name: "Pixel", Model: "Pixel 8", Serial: "100%"}, LastCheckin: base.Add(-time.Hour)},
 		{UserID: bob.ID, Platform: portico.PlatformAndroid, Status: portico.StatusRetired, Ownership: portico.OwnershipCompany,
 			Details: portico.DeviceDetails{Name: "Galaxy", Model: "SM-S911B", Serial: "X1"}, LastCheckin: base.Add(-31 * 24 * time.Hour)},
-		{UserID: bob.ID, Platform: portico.PlatformWindows, Status: portico.StatusPending, Ownership: portico.OwnershipEmployee},
+		{UserID: bob.ID, Platform: portico.PlatformWindows, Status: portico.StatusPending, Ownership: portico.OwnershipEmployee,
+			CreatedAt: base.Add(-60 * 24 * time.Hour)},
+		{UserID: ann.ID, Platform: portico.PlatformIOS, Status: portico.StatusActive, Ownership: portico.OwnershipEmployee,
+			Details: portico.DeviceDetails{Name: "Émile's iPhone", Model: "ÜBER"}, LastCheckin: base},
+		// Invited a moment ago, so not missing yet.
+		{UserID: ann.ID, Platform: portico.PlatformWindows, Status: portico.StatusPending, Ownership: portico.OwnershipEmployee},
 	}
 	var all []int64
 	for i, d := range devices {
-		d.CreatedAt = base
+		if d.CreatedAt.IsZero() {
+			d.CreatedAt = base
+		}
 		check(t, st.CreateDevice(ctx(t), d, hash(fmt.Sprint("filter", i))))
 		all = append(all, d.ID)
 	}
@@ -44,22 +51,25 @@ func testFilterDevices(t *testing.T, st store.Store) {
 		want []int64
 	}{
 		{"platform", store.DeviceFilter{Platform: portico.PlatformAndroid}, pick(1, 2)},
-		{"status", store.DeviceFilter{Status: portico.StatusActive}, pick(0, 1)},
+		{"status", store.DeviceFilter{Status: portico.StatusActive}, pick(0, 1, 4)},
 		{"ownership", store.DeviceFilter{Ownership: portico.OwnershipCompany}, pick(0, 2)},
 		{"owner in another case", store.DeviceFilter{Owner: "BOB_B"}, pick(2, 3)},
 		{"unknown owner", store.DeviceFilter{Owner: "carol"}, pick()},
-		{"not seen for 30 days, never seen included", store.DeviceFilter{NotSeenSince: base.Add(-30 * 24 * time.Hour)}, pick(0, 2, 3)},
+		{"not seen for 30 days, counting from creation when never seen", store.DeviceFilter{NotSeenSince: base.Add(-30 * 24 * time.Hour)}, pick(0, 2, 3)},
 		{"search name", store.DeviceFilter{Search: "ann's"}, pick(0)},
 		{"search model", store.DeviceFilter{Search: "pixel 8"}, pick(1)},
 		{"search serial", store.DeviceFilter{Search: "ser-1"}, pick(0)},
 		{"search owner's user name", store.DeviceFilter{Search: "bob"}, pick(2, 3)},
-		{"search owner's name", store.DeviceFilter{Search: "percent"}, pick(0, 1)},
+		{"search owner's name", store.DeviceFilter{Search: "percent"}, pick(0, 1, 4, 5)},
+		{"search accented capital in lower case", store.DeviceFilter{Search: "émile"}, pick(4)},
+		{"search accented capital in capitals", store.DeviceFilter{Search: "ÉMILE"}, pick(4)},
+		{"search model of accented capitals", store.DeviceFilter{Search: "über"}, pick(4)},
 		{"percent sign is literal", store.DeviceFilter{Search: "0%"}, pick(1)},
 		{"underscore is literal", store.DeviceFilter{Search: "b_b"}, pick(2, 3)},
 		{"underscore matches no other character", store.DeviceFilter{Search: "ser_1"}, pick()},
 		{"combined", store.DeviceFilter{Platform: portico.PlatformAndroid, Ownership: portico.OwnershipCompany, NotSeenSince: base}, pick(2)},
-		{"combined with search", store.DeviceFilter{Status: portico.StatusActive, Search: "ann"}, pick(0, 1)},
-		{"after", store.DeviceFilter{AfterID: all[1]}, pick(2, 3)},
+		{"combined with search", store.DeviceFilter{Status: portico.StatusActive, Search: "ann"}, pick(0, 1, 4)},
+		{"after", store.DeviceFilter{AfterID: all[1]}, pick(2, 3, 4, 5)},
 		{"after with limit", store.DeviceFilter{AfterID: all[0], Limit: 2}, pick(1, 2)},
 		{"filtered page", store.DeviceFilter{Status: portico.StatusActive, Limit: 1, Offset: 1}, pick(1)},
 	}
@@ -113,13 +123,15 @@ func testFilterAudit(t *testing.T, st store.Store) {
 		{"action", store.AuditFilter{Action: "device.wipe"}, []int{1}},
 		{"kind of action", store.AuditFilter{Action: "device"}, []int{2, 1}},
 		{"kind is a whole word", store.AuditFilter{Action: "dev"}, []int{}},
-		{"underscore is literal", store.AuditFilter{Action: "device_wipe"}, []int{}},
+		{"underscore is literal", store.AuditFilter{Action: "d_vice"}, []int{}},
+		{"kind ends at its dot", store.AuditFilter{Action: "devices"}, []int{5}},
 		{"result denied", store.AuditFilter{Result: portico.ResultDenied}, []int{2}},
 		{"result failed", store.AuditFilter{Result: portico.ResultFailed}, []int{4}},
 		{"from", store.AuditFilter{From: base.Add(24 * time.Hour)}, []int{5, 4, 3}},
 		{"to", store.AuditFilter{To: base.Add(time.Hour)}, []int{0}},
 		{"from and to", store.AuditFilter{From: base.Add(time.Hour), To: base.Add(25 * time.Hour)}, []int{3, 2, 1}},
 		{"actor and result", store.AuditFilter{Actor: "root", Result: portico.ResultOK}, []int{5, 3, 1}},
+		{"actor in another case", store.AuditFilter{Actor: "ROOT"}, []int{5, 3, 1}},
 		{"device and action", store.AuditFilter{DeviceID: 7, Action: "command"}, []int{4}},
 		{"before", store.AuditFilter{BeforeID: entries[3].ID}, []int{2, 1, 0}},
 		{"before with limit", store.AuditFilter{BeforeID: entries[3].ID, Limit: 2}, []int{2, 1}},

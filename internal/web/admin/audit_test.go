@@ -12,6 +12,7 @@ import (
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/server/servertest"
+	"github.com/portico-mdm/portico/internal/web/admin"
 )
 
 func TestAuditFilters(t *testing.T) {
@@ -83,6 +84,9 @@ func TestAuditFilters(t *testing.T) {
 			if res.Status != http.StatusBadRequest || !strings.Contains(html.UnescapeString(res.Body), tt.want) {
 				t.Errorf("status %d, want 400 with %q", res.Status, tt.want)
 			}
+			if strings.Contains(res.Body, "Export as CSV") {
+				t.Error("an invalid filter offers an export")
+			}
 			if res := e.Get(root, "/admin/audit/export?"+tt.query); res.Status != http.StatusBadRequest {
 				t.Errorf("export: status %d", res.Status)
 			}
@@ -107,7 +111,13 @@ func TestAuditPages(t *testing.T) {
 	if !strings.Contains(third, "<td>test.0</td>") || strings.Contains(third, "Older →") || !strings.Contains(third, `href="/admin/audit?actor=bot&amp;page=2"`) {
 		t.Error("the last page does not end the log with a link back")
 	}
-	rows := readCSV(t, e.Get(root, "/admin/audit/export?actor=bot"))
+	// Batches of 100 rows: the export reads 250 entries in three batches.
+	admin.SmallExportBatches(t, 100)
+	res := e.Get(root, "/admin/audit/export?actor=BOT")
+	if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("the export's Cache-Control is %q", cc)
+	}
+	rows := readCSV(t, res)
 	if len(rows) != 251 || rows[1][3] != "test.249" || rows[250][3] != "test.0" {
 		t.Errorf("the export has %d rows", len(rows))
 	}

@@ -15,6 +15,8 @@ type csvFile struct{ w *csv.Writer }
 func newCSV(w http.ResponseWriter, filename string, header ...string) *csvFile {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+filename+`"`)
+	// The export holds users' and devices' details: no cache keeps a copy.
+	w.Header().Set("Cache-Control", "no-store")
 	f := &csvFile{csv.NewWriter(w)}
 	f.row(header...)
 	return f

@@ -3,40 +3,39 @@ package admin
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/portico-mdm/portico"
-	"github.com/portico-mdm/portico/internal/store"
+	"github.com/portico-mdm/portico/internal/service"
 	"github.com/portico-mdm/portico/internal/web/ui"
 )
 
 // devicesPerPage keeps the device list quick with a large fleet.
 const devicesPerPage = 100
 
-// exportBatch is how many rows an export reads at a time.
-const exportBatch = 1000
+// maxPage bounds the page number of a list, so that no offset overflows;
+// no one pages this far by hand.
+const maxPage = 100_000
 
-var deviceStatuses = []portico.DeviceStatus{portico.StatusActive, portico.StatusPending, portico.StatusWiped, portico.StatusRetired}
+// exportBatch is how many rows an export reads at a time; a variable so
+// that tests can make an export take several batches.
+var exportBatch = 1000
 
 // deviceQuery is the device list's filter as the query string carries it,
 // so that a filtered list can be bookmarked, paged and exported.
-type deviceQuery struct {
-	Platform, Status, Ownership, Owner, NotSeen, Search string
-}
+type deviceQuery struct{ service.DeviceQuery }
 
 func parseDeviceQuery(q url.Values) deviceQuery {
 	g := func(k string) string { return strings.TrimSpace(q.Get(k)) }
-	return deviceQuery{Platform: g("platform"), Status: g("status"), Ownership: g("ownership"), Owner: g("owner"), NotSeen: g("notseen"), Search: g("q")}
+	return deviceQuery{service.DeviceQuery{Platform: g("platform"), Status: g("status"), Ownership: g("ownership"), Owner: g("owner"), NotSeenDays: g("notseen"), Search: g("q")}}
 }
 
 // values is the query string of the filter, without empty fields.
 func (dq deviceQuery) values() url.Values {
 	v := url.Values{}
-	for k, s := range map[string]string{"platform": dq.Platform, "status": dq.Status, "ownership": dq.Ownership, "owner": dq.Owner, "notseen": dq.NotSeen, "q": dq.Search} {
+	for k, s := range map[string]string{"platform": dq.Platform, "status": dq.Status, "ownership": dq.Ownership, "owner": dq.Owner, "notseen": dq.NotSeenDays, "q": dq.Search} {
 		if s != "" {
 			v.Set(k, s)
 		}
@@ -44,39 +43,14 @@ func (dq deviceQuery) values() url.Values {
 	return v
 }
 
-// filter turns the query into the store's filter; now is when "not seen
-// for N days" counts from.
-func (dq deviceQuery) filter(now time.Time) (store.DeviceFilter, error) {
-	var f store.DeviceFilter
-	var err error
-	if dq.Platform != "" {
-		if f.Platform, err = portico.ParsePlatform(dq.Platform); err != nil {
-			return f, err
-		}
+// pageNumber is the page= of the query: 1 when absent or not a page
+// number, maxPage at most.
+func pageNumber(r *http.Request) int {
+	page, err := strconv.Atoi(r.URL.Query().Get("page"))
+	if err != nil || page < 1 {
+		return 1
 	}
-	if dq.Status != "" {
-		f.Status = portico.DeviceStatus(dq.Status)
-		if !slices.Contains(deviceStatuses, f.Status) {
-			return f, portico.Errorf(portico.EINVALID, "%q is not a device status; choose active, pending, wiped or retired.", dq.Status)
-		}
-	}
-	if dq.Ownership != "" {
-		if f.Ownership, err = portico.ParseOwnership(dq.Ownership); err != nil {
-			return f, err
-		}
-	}
-	if dq.NotSeen != "" {
-		days, err := strconv.Atoi(dq.NotSeen)
-		if err != nil || days < 1 || days > 3650 {
-			return f, portico.Errorf(portico.EINVALID, "%q is not a number of days from 1 to 3650.", dq.NotSeen)
-		}
-		f.NotSeenSince = now.AddDate(0, 0, -days)
-	}
-	if utf8.RuneCountInString(dq.Owner) > 64 || utf8.RuneCountInString(dq.Search) > 100 {
-		return f, portico.Errorf(portico.EINVALID, "A search has at most 100 characters, a user name at most 64.")
-	}
-	f.Owner, f.Search = dq.Owner, dq.Search
-	return f, nil
+	return min(page, maxPage)
 }
 
 // deviceTable is what the device table shows; Owners, the owners' user
@@ -111,15 +85,12 @@ func (p devicesPage) PageURL(page int) string {
 func (p devicesPage) ExportURL() string { return "/admin/devices/export?" + p.Query.values().Encode() }
 
 func (h *handler) devices(w http.ResponseWriter, r *http.Request) error {
-	page, err := strconv.Atoi(r.URL.Query().Get("page"))
-	if err != nil || page < 1 {
-		page = 1
-	}
+	page := pageNumber(r)
 	p := devicesPage{
 		Layout: h.layout(r, "Devices"), Query: parseDeviceQuery(r.URL.Query()), Page: page,
-		Platforms: portico.Platforms, Statuses: deviceStatuses, Ownerships: []portico.Ownership{portico.OwnershipEmployee, portico.OwnershipCompany},
+		Platforms: portico.Platforms, Statuses: service.DeviceStatuses, Ownerships: []portico.Ownership{portico.OwnershipEmployee, portico.OwnershipCompany},
 	}
-	f, err := p.Query.filter(h.svc.Now())
+	f, err := h.svc.DeviceFilter(p.Query.DeviceQuery)
 	if err != nil {
 		if portico.ErrorCode(err) != portico.EINVALID {
 			return err
@@ -144,7 +115,7 @@ func (h *handler) devices(w http.ResponseWriter, r *http.Request) error {
 // time, so that a large fleet is never held in memory at once. A refusal
 // comes before the download begins, as an error page.
 func (h *handler) exportDevices(w http.ResponseWriter, r *http.Request) error {
-	f, err := parseDeviceQuery(r.URL.Query()).filter(h.svc.Now())
+	f, err := h.svc.DeviceFilter(parseDeviceQuery(r.URL.Query()).DeviceQuery)
 	if err != nil {
 		return err
 	}

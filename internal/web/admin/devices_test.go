@@ -17,6 +17,7 @@ import (
 	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/server/servertest"
 	"github.com/portico-mdm/portico/internal/store"
+	"github.com/portico-mdm/portico/internal/web/admin"
 )
 
 // readCSV parses a download, failing the test unless it is one.
@@ -128,6 +129,9 @@ func TestDeviceFilters(t *testing.T) {
 			if res.Status != http.StatusBadRequest || !strings.Contains(html.UnescapeString(res.Body), tt.want) {
 				t.Errorf("status %d, want 400 with %q:\n%s", res.Status, tt.want, res.Body)
 			}
+			if strings.Contains(res.Body, "Export as CSV") {
+				t.Error("an invalid filter offers an export")
+			}
 			if res := e.Get(root, "/admin/devices/export?"+tt.query); res.Status != http.StatusBadRequest || strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") {
 				t.Errorf("export: status %d, type %q", res.Status, res.Header.Get("Content-Type"))
 			}
@@ -175,9 +179,21 @@ func TestDevicePagesKeepTheFilter(t *testing.T) {
 	if len(seen) != n/2 || !slices.IsSorted(seen) || slices.ContainsFunc(seen, func(s string) bool { i, _ := strconv.Atoi(s[7:]); return i%2 == 1 }) {
 		t.Errorf("pages listed %d devices: %q", len(seen), seen)
 	}
-	rows := readCSV(t, e.Get(root, "/admin/devices/export?platform=android"))
+	// Batches of 40 rows: the export reads 115 devices in three batches.
+	admin.SmallExportBatches(t, 40)
+	res := e.Get(root, "/admin/devices/export?platform=android")
+	if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("the export's Cache-Control is %q", cc)
+	}
+	rows := readCSV(t, res)
 	if got := column(t, rows, "name"); !slices.Equal(got, seen) || !slices.Equal(slices.Compact(column(t, rows, "owner")), []string{"bob"}) {
 		t.Errorf("exported %d devices, want the %d listed, each owned by bob", len(got), len(seen))
+	}
+	// A page number past any list lists nothing, rather than overflowing
+	// the offset into a page that exists.
+	far := e.Get(root, "/admin/devices?platform=android&page=9223372036854775807")
+	if far.Status != http.StatusOK || len(listed(far.Body)) != 0 {
+		t.Errorf("a huge page number: status %d, %d devices", far.Status, len(listed(far.Body)))
 	}
 }
 

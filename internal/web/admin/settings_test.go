@@ -95,8 +95,14 @@ func TestSendTestSMS(t *testing.T) {
 	}
 	gw.Answer(http.StatusInternalServerError)
 	res = send("+44 20 7946 0000")
-	if res.Status != http.StatusBadGateway || !strings.Contains(res.Body, "the gateway answered 500 Internal Server Error") {
-		t.Errorf("a failing gateway: status %d:\n%s", res.Status, res.Body)
+	if res.Status != http.StatusBadGateway || !strings.Contains(html.UnescapeString(res.Body), "the gateway answered 500 Internal Server Error: request was:") {
+		t.Errorf("a failing gateway, with its answer on the page: status %d:\n%s", res.Status, res.Body)
+	}
+	// The gateway's answer echoes the message; the audit log keeps its
+	// status only.
+	failed, err := e.Service.AuditLog(e.Op, store.AuditFilter{Action: "settings.test_sms", Result: portico.ResultFailed})
+	if err != nil || len(failed) != 1 || failed[0].Detail != "the gateway answered 500 Internal Server Error" {
+		t.Errorf("the failure audited as %+v, %v", failed, err)
 	}
 	if res := send("call me"); res.Status != http.StatusBadRequest || !strings.Contains(html.UnescapeString(res.Body), "is not a phone number") {
 		t.Errorf("a bad number: status %d", res.Status)

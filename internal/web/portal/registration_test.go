@@ -175,15 +175,28 @@ func decodeQR(t *testing.T, b64 string) string {
 	return qrcodetest.DecodePNG(t, raw)
 }
 
-func TestGoSendsAndroidToTheAgent(t *testing.T) {
+func TestGoSendsToTheAgent(t *testing.T) {
 	e := servertest.New(t)
-	if err := e.Service.SetSettings(e.Op, map[string]string{"registration.android_agent_url": "https://play.example/apps/details?id=agent"}); err != nil {
+	if err := e.Service.SetSettings(e.Op, map[string]string{
+		"registration.android_agent_url": "https://play.example/apps/details?id=agent",
+		"registration.windows_agent_url": "https://downloads.example/agent.msi",
+	}); err != nil {
 		t.Fatal(err)
 	}
 	e.AddUser("alice", false, portico.RoleRegisterDevice)
-	res := e.PostForm(e.Browser(), "/go", url.Values{"username": {"alice"}, "password": {"alice-password"}, "platform": {"android"}})
-	if res.Status != http.StatusOK || !strings.HasSuffix(res.Header.Get("Refresh"), "url=https://play.example/apps/details?id=agent") ||
-		!strings.Contains(res.Body, "Get the device agent") {
-		t.Errorf("status %d, Refresh %q", res.Status, res.Header.Get("Refresh"))
+	// The Android agent takes the registration's token from its store
+	// link; the Windows agent asks the user to sign in again.
+	tests := []struct{ platform, agent, note string }{
+		{"android", "https://play.example/apps/details?id=agent", "When you open the agent for the first time it completes the registration."},
+		{"windows", "https://downloads.example/agent.msi", "it asks you to sign in again, and that completes the registration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.platform, func(t *testing.T) {
+			res := e.PostForm(e.Browser(), "/go", url.Values{"username": {"alice"}, "password": {"alice-password"}, "platform": {tt.platform}})
+			if res.Status != http.StatusOK || !strings.HasSuffix(res.Header.Get("Refresh"), "url="+tt.agent) ||
+				!strings.Contains(res.Body, "Get the device agent") || !strings.Contains(res.Body, tt.note) {
+				t.Errorf("status %d, Refresh %q:\n%s", res.Status, res.Header.Get("Refresh"), res.Body)
+			}
+		})
 	}
 }
