@@ -22,6 +22,9 @@ const (
 	// CommandEndLostMode takes an iPhone or iPad out of the Lost Mode a
 	// locate put it in; the portal offers it after a locate.
 	CommandEndLostMode CommandKind = "end_lost_mode"
+	// CommandRenewIdentity gives an Apple device a new identity before
+	// its certificate ends; the server queues it, no one asks for it.
+	CommandRenewIdentity CommandKind = "renew_identity"
 )
 
 // Kinds lists the actions in the order the portal shows them.
@@ -41,6 +44,8 @@ var kindInfo = map[CommandKind]struct {
 	// queues it.
 	CommandConfigure:   {RoleManageCertificates, "Install configuration", "configured"},
 	CommandEndLostMode: {RoleLocate, "End Lost Mode", "out of Lost Mode"},
+	// Not a portal action either: the server renews identities by itself.
+	CommandRenewIdentity: {RoleForceCheckin, "Renew device identity", "given a new identity"},
 }
 
 // ParseCommandKind returns the kind with the given name.

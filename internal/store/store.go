@@ -354,6 +354,9 @@ type AppleMDM interface {
 	RebindAppleIdentity(ctx context.Context, deviceID int64, from, to []byte, at time.Time) error
 	// AppleEnrollmentByUDID returns the enrollment holding the UDID.
 	AppleEnrollmentByUDID(ctx context.Context, udid string) (*portico.AppleEnrollment, error)
+	// DeleteAppleEnrollment forgets the device's enrollment, which frees
+	// its UDID; ENOTFOUND when it has none.
+	DeleteAppleEnrollment(ctx context.Context, deviceID int64) error
 	// RequeueSentAppleCommands queues again, at their steps, the device's
 	// commands that were sent and not answered, and returns how many.
 	RequeueSentAppleCommands(ctx context.Context, deviceID int64) (int, error)

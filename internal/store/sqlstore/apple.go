@@ -146,6 +146,11 @@ func (c *conn) AppleEnrollmentByUDID(ctx context.Context, udid string) (*portico
 	return e, notFound(err, "No device enrolled with UDID %s.", udid)
 }
 
+func (c *conn) DeleteAppleEnrollment(ctx context.Context, deviceID int64) error {
+	res, err := c.exec(ctx, "DELETE FROM apple_enrollments WHERE device_id = ?", deviceID)
+	return mustAffect(res, err, "Device %d is not enrolled in Apple MDM.", deviceID)
+}
+
 func (c *conn) RequeueSentAppleCommands(ctx context.Context, deviceID int64) (int, error) {
 	res, err := c.exec(ctx, "UPDATE commands SET status = ?, apple_uuid = NULL WHERE device_id = ? AND status = ? AND apple_uuid IS NOT NULL",
 		string(portico.CommandQueued), deviceID, string(portico.CommandSent))

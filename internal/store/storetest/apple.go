@@ -191,6 +191,12 @@ func testAppleTokens(t *testing.T, st store.Store) {
 	}
 	_, err = st.AppleEnrollmentByUDID(ctx(t), "UDID-NONE")
 	wantCode(t, err, portico.ENOTFOUND)
+	other := addDevice(t, st, alice.ID, "other")
+	check(t, st.PutAppleEnrollment(ctx(t), &portico.AppleEnrollment{DeviceID: other.ID, UDID: "UDID-O", Fingerprint: hash("o"), Topic: "t", EnrolledAt: base, UpdatedAt: base}))
+	check(t, st.DeleteAppleEnrollment(ctx(t), other.ID))
+	wantCode(t, st.DeleteAppleEnrollment(ctx(t), other.ID), portico.ENOTFOUND)
+	_, err = st.AppleEnrollmentByUDID(ctx(t), "UDID-O")
+	wantCode(t, err, portico.ENOTFOUND)
 
 	// Commands sent and not answered go back in the queue, in their order
 	// and at their steps; queued and finished ones stay.

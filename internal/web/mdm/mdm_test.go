@@ -277,13 +277,19 @@ func enrolledAs(t *testing.T, e *servertest.Env, platform portico.Platform, prod
 	if s := p.checkin("Authenticate", map[string]any{"OSVersion": "17.4.1", "ProductName": product, "SerialNumber": "F2LXK0AAAAAA", "DeviceName": "Alice's device"}); s != http.StatusOK {
 		t.Fatalf("Authenticate: %d", s)
 	}
+	// Authenticate does not mean the profile is installed: the device
+	// stays pending until its first TokenUpdate.
 	d := device(t, e, id)
-	if d.Status != portico.StatusActive || d.Details.Name != "Alice's device" || d.Details.Model != product || d.Platform != platform {
+	if d.Status != portico.StatusPending || d.Details.Name != "Alice's device" {
 		t.Fatalf("after Authenticate: %+v", d)
 	}
 	tu := capture(t, "TokenUpdate.iPad-iOS9.3.5.with-UnlockToken.plist")
 	if s := p.checkin("TokenUpdate", map[string]any{"Token": tu["Token"], "PushMagic": tu["PushMagic"], "UnlockToken": tu["UnlockToken"]}); s != http.StatusOK {
 		t.Fatalf("TokenUpdate: %d", s)
+	}
+	d = device(t, e, id)
+	if d.Status != portico.StatusActive || d.Details.Name != "Alice's device" || d.Details.Model != product || d.Platform != platform || d.RegisteredAt.IsZero() {
+		t.Fatalf("after TokenUpdate: %+v", d)
 	}
 	en, err := e.Store.AppleEnrollment(context.Background(), id)
 	if err != nil || !bytes.Equal(en.PushToken, tu["Token"].([]byte)) || en.PushMagic != tu["PushMagic"] || len(en.UnlockToken) == 0 ||
@@ -740,6 +746,9 @@ func TestBulkEnrollment(t *testing.T) {
 		if s := p.checkin("Authenticate", map[string]any{"ProductName": "iPad13,1", "OSVersion": "17.4", "DeviceName": udid}); s != http.StatusOK {
 			t.Fatalf("Authenticate %s: %d", udid, s)
 		}
+		if s := p.checkin("TokenUpdate", map[string]any{"Token": []byte(udid), "PushMagic": "magic"}); s != http.StatusOK {
+			t.Fatalf("TokenUpdate %s: %d", udid, s)
+		}
 	}
 	devices, err := e.Store.ListDevices(context.Background(), store.DeviceFilter{UserID: alice.ID})
 	if err != nil {
@@ -862,6 +871,9 @@ func TestEnrollAgainAfterRetirement(t *testing.T) {
 	again := enroll(t, e, p.UDID, token)
 	if s := again.checkin("Authenticate", map[string]any{"ProductName": "iPhone15,2", "OSVersion": "17.4.1"}); s != http.StatusOK {
 		t.Fatalf("Authenticate again: %d", s)
+	}
+	if s := again.checkin("TokenUpdate", map[string]any{"Token": []byte{9}, "PushMagic": "magic"}); s != http.StatusOK {
+		t.Fatalf("TokenUpdate again: %d", s)
 	}
 	if d := device(t, e, newID); d.Status != portico.StatusActive {
 		t.Errorf("the new record is %s", d.Status)
