@@ -307,3 +307,30 @@ func TestIssued(t *testing.T) {
 		t.Error("another CA recognises the identity")
 	}
 }
+
+// TestSignatureOfExpiredIdentity: a message signed with an identity that
+// has expired still verifies, and the signer comes back with its real
+// dates, for the server to decide on.
+func TestSignatureOfExpiredIdentity(t *testing.T) {
+	ca := newCA(t)
+	dev := mdmtest.NewDevice(t, "udid-1")
+	req, err := ca.ParseSCEP(dev.SCEPRequest(t, ca.Cert, "s", "c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuedAt := time.Now().Add(-2 * 365 * 24 * time.Hour)
+	if dev.Identity, err = ca.Issue(req.CSR, pkix.Name{CommonName: "Portico device 1"}, issuedAt); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte("<plist/>")
+	signer, err := applemdm.VerifySignature(dev.Sign(t, body), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !signer.Equal(dev.Identity) || !signer.NotAfter.Equal(dev.Identity.NotAfter) {
+		t.Errorf("signer %v until %s", signer.Subject, signer.NotAfter)
+	}
+	if _, err := applemdm.VerifySignature(dev.Sign(t, body), []byte("other")); err == nil {
+		t.Error("a signature of another body verifies")
+	}
+}

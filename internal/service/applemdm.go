@@ -479,11 +479,11 @@ func (s *Service) appleAuthenticate(ctx context.Context, cert *x509.Certificate,
 		s.auditRefusal(ctx, action, err)
 		return err
 	}
-	action.DeviceID = d.ID
 	if err := s.checkAppleTopic(ctx, m.Topic); err != nil {
 		s.auditRefusal(ctx, action, err)
 		return err
 	}
+	action.DeviceID = d.ID
 	details := appleDetails(m.DeviceName, m.ProductName, m.ModelName, m.OSVersion, m.SerialNumber, m.IMEI, "", "")
 	now := s.clock.Now()
 	err = s.store.InTx(ctx, func(st store.Store) error {
@@ -559,7 +559,7 @@ func (s *Service) appleTokenUpdate(ctx context.Context, cert *x509.Certificate, 
 		return errAppleUnknown
 	}
 	if err := s.checkAppleTopic(ctx, m.Topic); err != nil {
-		s.auditRefusal(ctx, portico.AuditEntry{Action: "apple.token", DeviceID: d.ID, Target: m.UDID}, err)
+		s.auditRefusal(ctx, portico.AuditEntry{Action: "apple.token", Target: m.UDID}, err)
 		return err
 	}
 	token := store.AppleToken{PushToken: m.Token, PushMagic: m.PushMagic, Topic: m.Topic}
