@@ -117,6 +117,10 @@ type Command struct {
 	// an Apple device, and AppleStep which of its MDM commands that was.
 	AppleUUID string `json:"-"`
 	AppleStep int    `json:"-"`
+	// PIN is the six-digit PIN a Mac is locked or erased with, which its
+	// user types to use it again. It is set only on the command the action
+	// returns, to be shown once: the store keeps it sealed in Payload.
+	PIN string `json:"pin,omitempty"`
 }
 
 // Location is where a device said it was, in a locate command's data
@@ -139,18 +143,6 @@ func (l Location) Validate() error {
 		return Errorf(EINVALID, "A location says when the device was there (at).")
 	}
 	return nil
-}
-
-// ApplePIN is the six-digit PIN a Mac was locked or erased with: its user
-// types it to use the Mac again.
-func (c *Command) ApplePIN() string {
-	var p struct {
-		PIN string `json:"pin"`
-	}
-	if json.Unmarshal(c.Payload, &p) != nil {
-		return ""
-	}
-	return p.PIN
 }
 
 // Location returns the location a done locate command reported.

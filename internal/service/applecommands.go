@@ -246,10 +246,33 @@ func (s *Service) nextAppleCommand(ctx context.Context, d *portico.Device, e *po
 	}
 }
 
-// applePIN is the six-digit PIN a Mac locks or erases with, kept in the
-// command's payload.
+// applePIN is the payload of a Mac's lock or wipe: the six-digit PIN it
+// locks or erases with, sealed to the command, so that neither the store
+// nor a list of commands shows it.
 type applePIN struct {
-	PIN string `json:"pin"`
+	Sealed []byte `json:"sealed_pin"`
+}
+
+func pinContext(commandID int64) []byte { return fmt.Appendf(nil, "apple-pin:%d", commandID) }
+
+// sealApplePIN keeps the PIN of a queued command, sealed with its ID.
+func (s *Service) sealApplePIN(ctx context.Context, st store.Store, cmd *portico.Command, pin string) error {
+	cmd.Payload, _ = json.Marshal(applePIN{Sealed: s.sealer.Seal([]byte(pin), pinContext(cmd.ID))})
+	return st.SetCommandPayload(ctx, cmd.ID, cmd.Payload)
+}
+
+// openApplePIN returns the PIN sealApplePIN kept, or "" when there is none
+// that opens.
+func (s *Service) openApplePIN(c *portico.Command) string {
+	var p applePIN
+	if s.sealer == nil || json.Unmarshal(c.Payload, &p) != nil || len(p.Sealed) == 0 {
+		return ""
+	}
+	pin, err := s.sealer.Open(p.Sealed, pinContext(c.ID))
+	if err != nil {
+		return ""
+	}
+	return string(pin)
 }
 
 // appleCommand is the MDM command for the current step of a portal
@@ -259,7 +282,7 @@ func (s *Service) appleCommand(ctx context.Context, d *portico.Device, e *portic
 	withPIN := func(requestType string) (applemdm.Command, error) {
 		cmd := applemdm.Command{RequestType: requestType, Keys: map[string]any{}}
 		if mac {
-			pin := c.ApplePIN()
+			pin := s.openApplePIN(c)
 			if len(pin) != 6 {
 				return cmd, portico.Errorf(portico.EINVALID, "A Mac needs a six-digit PIN for this, and the action has none.")
 			}

@@ -286,6 +286,8 @@ type SecureApps interface {
 type Commands interface {
 	// QueueCommand stores c and sets its ID.
 	QueueCommand(ctx context.Context, c *portico.Command) error
+	// SetCommandPayload replaces the payload of a command not yet final.
+	SetCommandPayload(ctx context.Context, id int64, payload []byte) error
 	// TakeCommands marks the device's queued commands sent and returns them
 	// oldest first.
 	TakeCommands(ctx context.Context, deviceID int64, now time.Time) ([]*portico.Command, error)

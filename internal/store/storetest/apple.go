@@ -227,4 +227,16 @@ func testAppleTokens(t *testing.T, st store.Store) {
 	}
 	_, err = st.AppleCommand(ctx(t), d.ID, "R-1")
 	wantCode(t, err, portico.ENOTFOUND)
+
+	// A payload set after queueing (sealed with the command's ID) is kept;
+	// a final command's is not changed.
+	check(t, st.SetCommandPayload(ctx(t), lock.ID, []byte(`{"sealed_pin":"AAAA"}`)))
+	got, err := st.CommandByID(ctx(t), lock.ID)
+	check(t, err)
+	if string(got.Payload) != `{"sealed_pin":"AAAA"}` {
+		t.Errorf("payload %s", got.Payload)
+	}
+	_, err = st.FinishCommand(ctx(t), d.ID, lock.ID, portico.CommandResult{Status: portico.CommandDone}, base)
+	check(t, err)
+	wantCode(t, st.SetCommandPayload(ctx(t), lock.ID, []byte(`{}`)), portico.ENOTFOUND)
 }

@@ -592,28 +592,48 @@ func TestMac(t *testing.T) {
 			t.Errorf("%s a Mac: %d", kind, res.Status)
 		}
 	}
-	if res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"lock"}}); res.Status != http.StatusSeeOther {
+	// The PIN is shown on the page that answers the action, and nowhere
+	// after: not on the device page, not in the commands the API lists.
+	res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"lock"}})
+	if res.Status != http.StatusOK {
 		t.Fatalf("lock: %d", res.Status)
 	}
-	shown := e.Get(alice, path).Body
+	shown := res.Body
 	lock := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestDeviceLock)
 	pin, _ := lock.Command["PIN"].(string)
 	if len(pin) != 6 || strings.Trim(pin, "0123456789") != "" {
 		t.Fatalf("DeviceLock PIN %q", pin)
 	}
-	if !strings.Contains(shown, "The Mac will ask for this PIN: "+pin) {
+	if !strings.Contains(shown, `aria-label="PIN `+pin+`"`) {
 		t.Error("the portal did not show the PIN")
 	}
-	if strings.Contains(e.Get(alice, path).Body, pin) {
-		t.Error("the portal shows the PIN a second time")
+	notShown := func(pin string) {
+		t.Helper()
+		if strings.Contains(e.Get(alice, path).Body, pin) {
+			t.Error("the portal shows the PIN a second time")
+		}
+		cmds, err := e.Store.ListCommands(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cmds {
+			if strings.Contains(string(c.Payload), pin) || c.PIN != "" {
+				t.Errorf("the store keeps the PIN readable: %s", c.Payload)
+			}
+		}
+		if api := apiGet(t, e, "/api/v1/devices/"+strconv.FormatInt(id, 10)+"/commands"); strings.Contains(api, pin) {
+			t.Errorf("the API lists the PIN: %s", api)
+		}
 	}
+	notShown(pin)
 	p.ack(lock, map[string]any{"MessageResult": "Success"})
 
 	// A wipe waits out its grace period, then erases with its own PIN.
-	if res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"wipe"}, "confirm": {"Alice's device"}}); res.Status != http.StatusSeeOther {
+	res = e.PostForm(alice, path+"/actions", url.Values{"kind": {"wipe"}, "confirm": {"Alice's device"}})
+	if res.Status != http.StatusOK {
 		t.Fatalf("wipe: %d %s", res.Status, res.Body)
 	}
-	shown = e.Get(alice, path).Body
+	shown = res.Body
 	if next := p.poll(map[string]any{"Status": "Idle"}); next != nil {
 		t.Fatalf("a held wipe went to the device: %v", next)
 	}
@@ -623,9 +643,10 @@ func TestMac(t *testing.T) {
 	}
 	erase := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestEraseDevice)
 	wipePIN, _ := erase.Command["PIN"].(string)
-	if len(wipePIN) != 6 || !strings.Contains(shown, "The Mac will ask for this PIN: "+wipePIN) {
+	if len(wipePIN) != 6 || !strings.Contains(shown, `aria-label="PIN `+wipePIN+`"`) {
 		t.Errorf("EraseDevice PIN %q not the one shown", wipePIN)
 	}
+	notShown(wipePIN)
 	if next := p.ack(erase, nil); next != nil {
 		t.Fatalf("after the erase: %v", next)
 	}
@@ -1217,4 +1238,22 @@ func TestRegistrationExpiresBeforeInstall(t *testing.T) {
 	if d := device(t, e, id); d.Status != portico.StatusPending {
 		t.Errorf("device %s", d.Status)
 	}
+}
+
+// apiGet reads the admin API with a read-only key.
+func apiGet(t *testing.T, e *servertest.Env, path string) string {
+	t.Helper()
+	_, key := e.APIKey("read-"+strconv.FormatInt(time.Now().UnixNano(), 36), portico.ScopeReadOnly)
+	req, _ := http.NewRequest(http.MethodGet, e.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, res.StatusCode, b)
+	}
+	return string(b)
 }
