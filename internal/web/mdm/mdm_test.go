@@ -760,8 +760,9 @@ func TestBulkEnrollment(t *testing.T) {
 		t.Errorf("a user's bulk profile: %d", res.Status)
 	}
 	res := e.PostForm(admin, "/admin/apple/bulk", url.Values{"username": {"alice"}, "platform": {"ipados"}, "uses": {"2"}, "hours": {"24"}})
-	if res.Status != http.StatusOK || res.Header.Get("Content-Type") != applemdm.ProfileContentType {
-		t.Fatalf("bulk profile: %d %.300s", res.Status, res.Body)
+	if res.Status != http.StatusOK || res.Header.Get("Content-Type") != applemdm.ProfileContentType ||
+		res.Header.Get("Content-Disposition") != `attachment; filename="enroll-ipados.mobileconfig"` || res.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("bulk profile: %d %v %.300s", res.Status, res.Header, res.Body)
 	}
 	var profile enrollmentProfile
 	content, _, err := applemdm.ReadProfile([]byte(res.Body))
