@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -627,6 +628,29 @@ func TestMac(t *testing.T) {
 	}
 	notShown(pin)
 	p.ack(lock, map[string]any{"MessageResult": "Success"})
+
+	// Through the admin API, the answer to the action carries the PIN,
+	// once.
+	_, key := e.APIKey("rw-mac", portico.ScopeReadWrite)
+	req, _ := http.NewRequest(http.MethodPost, e.URL+"/api/v1/devices/"+strconv.FormatInt(id, 10)+"/actions", strings.NewReader(`{"action":"lock"}`))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	apiRes, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acted struct{ PIN string }
+	json.NewDecoder(apiRes.Body).Decode(&acted)
+	apiRes.Body.Close()
+	if apiRes.StatusCode != http.StatusCreated || len(acted.PIN) != 6 {
+		t.Fatalf("API lock: %d, PIN %q", apiRes.StatusCode, acted.PIN)
+	}
+	apiLock := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestDeviceLock)
+	if apiLock.Command["PIN"] != acted.PIN {
+		t.Errorf("DeviceLock PIN %v, the API said %s", apiLock.Command["PIN"], acted.PIN)
+	}
+	notShown(acted.PIN)
+	p.ack(apiLock, map[string]any{"MessageResult": "Success"})
 
 	// A wipe waits out its grace period, then erases with its own PIN.
 	res = e.PostForm(alice, path+"/actions", url.Values{"kind": {"wipe"}, "confirm": {"Alice's device"}})
