@@ -22,6 +22,9 @@ const (
 	// CommandEndLostMode takes an iPhone or iPad out of the Lost Mode a
 	// locate put it in; the portal offers it after a locate.
 	CommandEndLostMode CommandKind = "end_lost_mode"
+	// CommandRenewIdentity gives an Apple device a new identity before
+	// its certificate ends; the server queues it, no one asks for it.
+	CommandRenewIdentity CommandKind = "renew_identity"
 )
 
 // Kinds lists the actions in the order the portal shows them.
@@ -41,6 +44,8 @@ var kindInfo = map[CommandKind]struct {
 	// queues it.
 	CommandConfigure:   {RoleManageCertificates, "Install configuration", "configured"},
 	CommandEndLostMode: {RoleLocate, "End Lost Mode", "out of Lost Mode"},
+	// Not a portal action either: the server renews identities by itself.
+	CommandRenewIdentity: {RoleForceCheckin, "Renew device identity", "given a new identity"},
 }
 
 // ParseCommandKind returns the kind with the given name.
@@ -112,6 +117,10 @@ type Command struct {
 	// an Apple device, and AppleStep which of its MDM commands that was.
 	AppleUUID string `json:"-"`
 	AppleStep int    `json:"-"`
+	// PIN is the six-digit PIN a Mac is locked or erased with, which its
+	// user types to use it again. It is set only on the command the action
+	// returns, to be shown once: the store keeps it sealed in Payload.
+	PIN string `json:"pin,omitempty"`
 }
 
 // Location is where a device said it was, in a locate command's data
@@ -134,18 +143,6 @@ func (l Location) Validate() error {
 		return Errorf(EINVALID, "A location says when the device was there (at).")
 	}
 	return nil
-}
-
-// ApplePIN is the six-digit PIN a Mac was locked or erased with: its user
-// types it to use the Mac again.
-func (c *Command) ApplePIN() string {
-	var p struct {
-		PIN string `json:"pin"`
-	}
-	if json.Unmarshal(c.Payload, &p) != nil {
-		return ""
-	}
-	return p.PIN
 }
 
 // Location returns the location a done locate command reported.

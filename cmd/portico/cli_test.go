@@ -50,6 +50,7 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		{"bench: the concurrency from the environment", map[string]string{"PORTICO_CONCURRENCY": "0"}, []string{"bench", "checkins"}, 2, "must be positive"},
 		{"bench: the duration from the environment", map[string]string{"PORTICO_DURATION": "-1s"}, []string{"bench", "checkins"}, 2, "must be positive"},
 		{"serve: a SCEP CA without its key", map[string]string{"PORTICO_SCEP_CA_CERT": "ca.pem"}, []string{"serve"}, 2, "--scep-ca-cert and --scep-ca-key go together"},
+		{"serve: a profile signing certificate without its key", map[string]string{"PORTICO_PROFILE_SIGNING_CERT": "sign.pem"}, []string{"serve"}, 2, "--profile-signing-cert and --profile-signing-key go together"},
 		{"user add: an admin flag that is not a boolean", map[string]string{"PORTICO_ADMIN": "maybe"}, []string{"user", "add", "carol"}, 2, `PORTICO_ADMIN="maybe" is not true or false`},
 		{"user add: roles from the environment", map[string]string{"PORTICO_ROLE": "lock, flying"}, []string{"user", "add", "carol"}, 1, `"flying"`},
 		{"user roles: grants from the environment", map[string]string{"PORTICO_GRANT": "swimming"}, []string{"user", "roles", "carol"}, 1, `"swimming"`},

@@ -39,6 +39,7 @@ type serveFlags struct {
 	addr, baseURL, tlsCert, tlsKey, trustedProxies string
 	metricsAddr, metricsToken, logLevel            string
 	scepCACert, scepCAKey                          string
+	profileSigningCert, profileSigningKey          string
 }
 
 func (c *cli) serve(ctx context.Context, g globals, args []string) error {
@@ -54,6 +55,8 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 	fs.StringVar(&f.metricsToken, "metrics-token", c.env("metrics-token", ""), "bearer token for /metrics on the main address (PORTICO_METRICS_TOKEN)")
 	fs.StringVar(&f.scepCACert, "scep-ca-cert", c.env("scep-ca-cert", ""), "CA certificate, PEM, that issues Apple device identities; default: one made in the data directory (PORTICO_SCEP_CA_CERT)")
 	fs.StringVar(&f.scepCAKey, "scep-ca-key", c.env("scep-ca-key", ""), "RSA key of --scep-ca-cert, PEM (PORTICO_SCEP_CA_KEY)")
+	fs.StringVar(&f.profileSigningCert, "profile-signing-cert", c.env("profile-signing-cert", ""), "certificate chain, PEM, that signs Apple enrollment profiles; default: the TLS certificate (PORTICO_PROFILE_SIGNING_CERT)")
+	fs.StringVar(&f.profileSigningKey, "profile-signing-key", c.env("profile-signing-key", ""), "private key of --profile-signing-cert, PEM (PORTICO_PROFILE_SIGNING_KEY)")
 	fs.StringVar(&f.logLevel, "log-level", c.env("log-level", "info"), "debug, info, warn or error (PORTICO_LOG_LEVEL)")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -71,6 +74,9 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 	}
 	if (f.scepCACert == "") != (f.scepCAKey == "") {
 		return usageError("--scep-ca-cert and --scep-ca-key go together")
+	}
+	if (f.profileSigningCert == "") != (f.profileSigningKey == "") {
+		return usageError("--profile-signing-cert and --profile-signing-key go together")
 	}
 	log := slog.New(web.LogHandler{Handler: slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: level})})
 	slog.SetDefault(log)
@@ -300,9 +306,10 @@ func (c *cli) tlsConfig(g globals, f serveFlags, addr net.Addr) (*tls.Config, st
 
 // appleConfig loads the CA that issues Apple device identities, made in
 // the data directory on first use unless the administrator gave one, and
-// the identity that signs enrollment profiles: the server's TLS
-// certificate, which devices must also be told to trust when it is the
-// self-signed one.
+// the identity that signs enrollment profiles: the one given for it, else
+// the server's TLS certificate, which devices must also be told to trust
+// when it is the self-signed one. Behind a proxy that ends TLS, without a
+// signing identity, profiles go unsigned, which the log says.
 func appleConfig(g globals, f serveFlags, tlsConfig *tls.Config, log *slog.Logger) (*service.AppleConfig, error) {
 	var cfg service.AppleConfig
 	var err error
@@ -320,7 +327,16 @@ func appleConfig(g globals, f serveFlags, tlsConfig *tls.Config, log *slog.Logge
 			log.Info("made the CA that issues Apple device identities; back up the data directory's apple/ with the database", "path", dir)
 		}
 	}
+	if f.profileSigningCert != "" {
+		signer, err := tls.LoadX509KeyPair(f.profileSigningCert, f.profileSigningKey)
+		if err != nil {
+			return nil, fmt.Errorf("the profile signing identity: %w", err)
+		}
+		cfg.Signer = &signer
+		return &cfg, nil
+	}
 	if tlsConfig == nil {
+		log.Warn("Apple enrollment profiles will be unsigned: devices show them as not verified; give --profile-signing-cert and --profile-signing-key")
 		return &cfg, nil
 	}
 	cfg.Signer = &tlsConfig.Certificates[0]

@@ -28,9 +28,14 @@ type CA struct {
 // stays enrolled, since a new CA would orphan every enrollment.
 const caLifetime = 10 * 365 * 24 * time.Hour
 
-// deviceCertLifetime is how long a device identity lasts. Devices renew
-// by enrolling again; a year is what Apple's own servers issue.
+// deviceCertLifetime is how long a device identity lasts: a year, as
+// Apple's own servers issue. The server renews it before it ends by
+// sending the enrollment profile again with a new SCEP challenge.
 const deviceCertLifetime = 365 * 24 * time.Hour
+
+// MinRSABits is the smallest device key the CA certifies: the enrollment
+// profile asks for 2048 bits, and shorter keys can be factored.
+const MinRSABits = 2048
 
 // LoadOrCreateCA returns the CA kept in dir (ca.pem, ca.key), making it
 // first when there is none; made reports whether it did. The key file is
@@ -123,6 +128,9 @@ func (ca *CA) Issue(csr *x509.CertificateRequest, subject pkix.Name, now time.Ti
 	if err := csr.CheckSignature(); err != nil {
 		return nil, fmt.Errorf("applemdm: the CSR's signature: %w", err)
 	}
+	if err := checkDeviceKey(csr.PublicKey); err != nil {
+		return nil, err
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: randomSerial(),
 		Subject:      subject,
@@ -145,6 +153,33 @@ func (ca *CA) Verify(cert *x509.Certificate, now time.Time) error {
 	roots.AddCert(ca.Cert)
 	_, err := cert.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 	return err
+}
+
+// ErrWeakKey is returned for a certificate request whose key the CA does
+// not certify.
+var ErrWeakKey = errors.New("applemdm: the device key must be RSA of at least 2048 bits")
+
+// checkDeviceKey takes RSA keys only: SCEP encrypts the issued certificate
+// to the device's key, which needs RSA, and devices make RSA keys.
+func checkDeviceKey(pub any) error {
+	k, ok := pub.(*rsa.PublicKey)
+	if !ok || k.N.BitLen() < MinRSABits {
+		return ErrWeakKey
+	}
+	return nil
+}
+
+// Issued checks that cert is a device identity this CA issued, whether or
+// not it has expired: the server answers a device whose identity ran out
+// while it was away, until the identity is renewed. Expired reports
+// whether it has.
+func (ca *CA) Issued(cert *x509.Certificate, now time.Time) (expired bool, err error) {
+	if !now.After(cert.NotAfter) {
+		return false, ca.Verify(cert, now)
+	}
+	// Checked as of its last valid moment: the signature and the chain
+	// decide, the date alone is past.
+	return true, ca.Verify(cert, cert.NotAfter)
 }
 
 // Fingerprint is the SHA-256 of a certificate, which names it in the

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/smallstep/pkcs7"
 )
@@ -28,6 +29,15 @@ func VerifySignature(header string, body []byte) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("applemdm: Mdm-Signature is not a CMS signature: %w", err)
 	}
 	p7.Content = body
+	// The library refuses a signing time outside the signer's validity,
+	// which would refuse a device whose identity expired while it was
+	// away. Whether an expired identity is still answered is the
+	// server's to decide (CA.Issued), so only the signature is checked
+	// here: the dates are lifted from the parsed copies, and the signer
+	// is returned as its own bytes say.
+	for _, c := range p7.Certificates {
+		c.NotBefore, c.NotAfter = time.Time{}, time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	}
 	if err := p7.Verify(); err != nil {
 		return nil, fmt.Errorf("applemdm: Mdm-Signature does not match the body: %w", err)
 	}
@@ -35,7 +45,7 @@ func VerifySignature(header string, body []byte) (*x509.Certificate, error) {
 	if signer == nil {
 		return nil, errors.New("applemdm: Mdm-Signature has no single signer")
 	}
-	return signer, nil
+	return x509.ParseCertificate(signer.Raw)
 }
 
 // Sign makes the detached signature a device sends in Mdm-Signature; it is

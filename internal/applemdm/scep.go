@@ -8,8 +8,10 @@ import (
 )
 
 // SCEPCaps is the answer to GetCACaps: POST for PKIOperation, and the
-// algorithms the CA takes (RFC 8894 section 3.5.2).
-const SCEPCaps = "POSTPKIOperation\nSHA-256\nSHA-1\nAES\nDES3\nSCEPStandard\n"
+// algorithms the CA takes (RFC 8894 section 3.5.2). Devices pick AES and
+// SHA-256 when offered; SHA-1 and DES3 are left out so no client is
+// invited to use them.
+const SCEPCaps = "POSTPKIOperation\nSHA-256\nAES\nSCEPStandard\n"
 
 // SCEP content types (RFC 8894 section 4).
 const (

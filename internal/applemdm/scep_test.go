@@ -1,6 +1,10 @@
 package applemdm_test
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -238,5 +242,95 @@ func TestProfile(t *testing.T) {
 	tampered := []byte(strings.Replace(string(signed), "secret", "secreT", 1))
 	if _, _, err := applemdm.ReadProfile(tampered); err == nil {
 		t.Error("a tampered profile reads")
+	}
+}
+
+// TestIssueRefusesWeakKeys: the CA certifies RSA keys of 2048 bits or
+// more, and nothing else.
+func TestIssueRefusesWeakKeys(t *testing.T) {
+	ca := newCA(t)
+	rsa1024, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p256, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		key  crypto.Signer
+		ok   bool
+	}{
+		{"RSA 2048", mdmtest.NewDevice(t, "udid").Key, true},
+		{"RSA 1024", rsa1024, false},
+		{"ECDSA P-256", p256, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "x"}}, tt.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			csr, err := x509.ParseCertificateRequest(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = ca.Issue(csr, pkix.Name{CommonName: "Portico device 1"}, now)
+			if tt.ok != (err == nil) || (!tt.ok && !errors.Is(err, applemdm.ErrWeakKey)) {
+				t.Errorf("Issue: %v", err)
+			}
+		})
+	}
+}
+
+// TestIssued: an identity of this CA is recognised after it expired, and
+// said to be expired; another CA's is not recognised at all.
+func TestIssued(t *testing.T) {
+	ca := newCA(t)
+	dev := mdmtest.NewDevice(t, "udid-1")
+	req, err := ca.ParseSCEP(dev.SCEPRequest(t, ca.Cert, "s", "c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Issue(req.CSR, pkix.Name{CommonName: "Portico device 1"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if expired, err := ca.Issued(cert, now); expired || err != nil {
+		t.Errorf("now: %v %v", expired, err)
+	}
+	if expired, err := ca.Issued(cert, now.Add(400*24*time.Hour)); !expired || err != nil {
+		t.Errorf("after a year: %v %v", expired, err)
+	}
+	if _, err := newCA(t).Issued(cert, now.Add(400*24*time.Hour)); err == nil {
+		t.Error("another CA recognises the identity")
+	}
+}
+
+// TestSignatureOfExpiredIdentity: a message signed with an identity that
+// has expired still verifies, and the signer comes back with its real
+// dates, for the server to decide on.
+func TestSignatureOfExpiredIdentity(t *testing.T) {
+	ca := newCA(t)
+	dev := mdmtest.NewDevice(t, "udid-1")
+	req, err := ca.ParseSCEP(dev.SCEPRequest(t, ca.Cert, "s", "c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuedAt := time.Now().Add(-2 * 365 * 24 * time.Hour)
+	if dev.Identity, err = ca.Issue(req.CSR, pkix.Name{CommonName: "Portico device 1"}, issuedAt); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte("<plist/>")
+	signer, err := applemdm.VerifySignature(dev.Sign(t, body), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !signer.Equal(dev.Identity) || !signer.NotAfter.Equal(dev.Identity.NotAfter) {
+		t.Errorf("signer %v until %s", signer.Subject, signer.NotAfter)
+	}
+	if _, err := applemdm.VerifySignature(dev.Sign(t, body), []byte("other")); err == nil {
+		t.Error("a signature of another body verifies")
 	}
 }

@@ -127,10 +127,15 @@ func (s *Service) Act(ctx context.Context, deviceID int64, kind portico.CommandK
 	if grace := v.Duration("actions.wipe_grace"); kind == portico.CommandWipe && grace > 0 {
 		cmd.Status, cmd.ReleaseAt = portico.CommandHeld, now.Add(grace)
 	}
+	var pin string
 	if e != nil && d.Platform == portico.PlatformMacOS && (kind == portico.CommandLock || kind == portico.CommandWipe) {
 		// A Mac locks or erases only with a PIN, which its user types to
-		// get in again; the portal shows it once.
-		cmd.Payload, _ = json.Marshal(applePIN{PIN: secret.NewDigits(6)})
+		// get in again; the action's answer shows it once, and the store
+		// keeps it sealed for the MDM command.
+		if s.sealer == nil {
+			return nil, portico.Errorf(portico.EINTERNAL, "This server has no key to keep a Mac's PIN with.")
+		}
+		pin = secret.NewDigits(6)
 	}
 	err = s.store.InTx(ctx, func(st store.Store) error {
 		queue := st.QueueCommand
@@ -139,6 +144,11 @@ func (s *Service) Act(ctx context.Context, deviceID int64, kind portico.CommandK
 		}
 		if err := queue(ctx, cmd); err != nil {
 			return err
+		}
+		if pin != "" {
+			if err := s.sealApplePIN(ctx, st, cmd, pin); err != nil {
+				return err
+			}
 		}
 		if err := s.noticeOwner(ctx, st, d, cmd, v); err != nil {
 			return err
@@ -152,20 +162,21 @@ func (s *Service) Act(ctx context.Context, deviceID int64, kind portico.CommandK
 	if cmd.Status == portico.CommandQueued {
 		s.wakeDevice(ctx, d.ID)
 	}
+	cmd.PIN = pin
 	return cmd, nil
 }
 
 // mayAct checks the rules of one action on one device.
 func (s *Service) mayAct(ctx context.Context, d *portico.Device, kind portico.CommandKind, confirm string, v portico.SettingValues, e *portico.AppleEnrollment) error {
-	a := portico.ActorFromContext(ctx)
+	allowed := actionsFor(portico.ActorFromContext(ctx), d, v, e)
 	switch {
 	case d.Status != portico.StatusActive:
 		return portico.Errorf(portico.ECONFLICT, "This device is %s: it takes no actions.", strings.ToLower(d.Status.Label()))
 	case kind == portico.CommandLocate && !v.MayLocate(d.Ownership):
 		return portico.Errorf(portico.EFORBIDDEN, "The privacy policy does not let the company locate %s-owned devices.", d.Ownership)
-	case kind == portico.CommandLocate && e != nil && actionsFor(a, d, v, e).LocateUnavailable != "":
-		return portico.Errorf(portico.EFORBIDDEN, "%s", actionsFor(a, d, v, e).LocateUnavailable)
-	case !actionsFor(a, d, v, e).Allows(kind):
+	case kind == portico.CommandLocate && e != nil && allowed.LocateUnavailable != "":
+		return portico.Errorf(portico.EFORBIDDEN, "%s", allowed.LocateUnavailable)
+	case !allowed.Allows(kind):
 		return portico.Errorf(portico.EFORBIDDEN, "Your account may not %s devices. Ask the helpdesk if you need to.", strings.ToLower(kind.Label()))
 	case kind == portico.CommandWipe && strings.TrimSpace(confirm) != d.Title():
 		return portico.Errorf(portico.EINVALID, "To wipe this device, type its name exactly: %s", d.Title())

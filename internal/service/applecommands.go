@@ -30,9 +30,18 @@ func (s *Service) AppleConnect(ctx context.Context, cert *x509.Certificate, r *a
 	}
 	ctx = portico.NewContextWithActor(ctx, portico.Actor{Device: d, Source: portico.ActorFromContext(ctx).Source})
 	s.seen.add(d.ID, s.clock.Now())
-	if r.Status != applemdm.Idle {
-		next, err := s.appleResult(ctx, d, e, r)
-		if err != nil || !next {
+	if r.Status == applemdm.Idle {
+		// Idle says the device has no result to give: a command sent and
+		// not answered was lost on the way, or answered NotNow, and goes
+		// again, first.
+		if _, err := s.store.RequeueSentAppleCommands(ctx, d.ID); err != nil {
+			return nil, err
+		}
+		if err := s.renewAppleIdentity(ctx, d, e); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := s.appleResult(ctx, d, e, r); err != nil {
 			return nil, err
 		}
 		if e, err = s.store.AppleEnrollment(ctx, d.ID); err != nil {
@@ -45,28 +54,65 @@ func (s *Service) AppleConnect(ctx context.Context, cert *x509.Certificate, r *a
 	return s.nextAppleCommand(ctx, d, e)
 }
 
-// appleResult records a command's result and reports whether the device
-// should get its next command now: not after NotNow, which the device
-// follows with an Idle when it can take commands again.
-func (s *Service) appleResult(ctx context.Context, d *portico.Device, e *portico.AppleEnrollment, r *applemdm.Result) (bool, error) {
+// renewAppleIdentity queues, once, the renewal of a device identity that
+// ends within appleRenewalWindow (or has ended): the enrollment profile
+// again, whose SCEP payload gets the device a new identity.
+func (s *Service) renewAppleIdentity(ctx context.Context, d *portico.Device, e *portico.AppleEnrollment) error {
+	bound, err := s.store.AppleCertificate(ctx, e.Fingerprint)
+	if err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	if bound.NotAfter.Sub(now) > appleRenewalWindow {
+		return nil
+	}
+	cmds, err := s.store.ListCommands(ctx, d.ID)
+	if err != nil {
+		return err
+	}
+	for _, c := range cmds {
+		if c.Kind == portico.CommandRenewIdentity && (!c.Status.Final() || now.Sub(c.CreatedAt) < appleRenewalRetry) {
+			return nil
+		}
+	}
+	detail := "ends " + bound.NotAfter.UTC().Format("2006-01-02")
+	if !now.Before(bound.NotAfter) {
+		detail = "ended " + bound.NotAfter.UTC().Format("2006-01-02")
+	}
+	ctx = portico.NewContextWithActor(ctx, portico.Actor{System: true, Source: portico.ActorFromContext(ctx).Source})
+	return s.store.InTx(ctx, func(st store.Store) error {
+		// Queued, not pushed: the device is asking for work right now.
+		cmd := &portico.Command{DeviceID: d.ID, Kind: portico.CommandRenewIdentity, Status: portico.CommandQueued, CreatedBy: "system", CreatedAt: now}
+		if err := st.QueueCommand(ctx, cmd); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, portico.AuditEntry{Action: "apple.renew", DeviceID: d.ID, Target: fmt.Sprint(cmd.ID),
+			Detail: "identity " + bound.Serial + " " + detail})
+	})
+}
+
+// appleResult records a command's result. After NotNow the command stays
+// sent, so that the device gets the commands behind it now and this one
+// again at its next Idle.
+func (s *Service) appleResult(ctx context.Context, d *portico.Device, e *portico.AppleEnrollment, r *applemdm.Result) error {
 	c, err := s.store.AppleCommand(ctx, d.ID, r.CommandUUID)
 	if portico.ErrorCode(err) == portico.ENOTFOUND {
 		// A repeated status of a command already recorded, or of one this
 		// server did not send: nothing to record.
-		return true, nil
+		return nil
 	} else if err != nil {
-		return false, err
+		return err
 	}
 	if c.Status != portico.CommandSent {
-		return true, nil
+		return nil
 	}
 	switch r.Status {
 	case applemdm.NotNow:
-		return false, s.store.RequeueAppleCommand(ctx, c.ID, c.AppleStep)
+		return nil
 	case applemdm.Error, applemdm.CommandFormatError:
-		return true, s.finishAppleCommand(ctx, d, c, portico.CommandResult{Status: portico.CommandFailed, Message: truncate(r.ErrorMessage(), 1000)})
+		return s.finishAppleCommand(ctx, d, c, portico.CommandResult{Status: portico.CommandFailed, Message: truncate(r.ErrorMessage(), 1000)})
 	}
-	return true, s.appleAcknowledged(ctx, d, e, c, r)
+	return s.appleAcknowledged(ctx, d, e, c, r)
 }
 
 func truncate(s string, n int) string {
@@ -87,11 +133,12 @@ func (s *Service) appleAcknowledged(ctx context.Context, d *portico.Device, e *p
 		if q == nil {
 			return s.finishAppleCommand(ctx, d, c, portico.CommandResult{Status: portico.CommandFailed, Message: "The device sent no device information."})
 		}
+		if q.UDID != "" && q.UDID != e.UDID {
+			return s.finishAppleCommand(ctx, d, c, portico.CommandResult{Status: portico.CommandFailed,
+				Message: "The device reported another UDID than the one it enrolled with: its details were not kept."})
+		}
 		imei, phone, carrier := q.Cellular()
 		details := appleDetails(q.DeviceName, q.ProductName, q.ModelName, q.OSVersion, q.SerialNumber, imei, phone, carrier)
-		if err := details.Validate(); err != nil {
-			return s.finishAppleCommand(ctx, d, c, portico.CommandResult{Status: portico.CommandFailed, Message: portico.ErrorMessage(err)})
-		}
 		return s.store.InTx(ctx, func(st store.Store) error {
 			if err := st.UpdateDeviceDetails(ctx, d.ID, details, now); err != nil {
 				return err
@@ -199,10 +246,33 @@ func (s *Service) nextAppleCommand(ctx context.Context, d *portico.Device, e *po
 	}
 }
 
-// applePIN is the six-digit PIN a Mac locks or erases with, kept in the
-// command's payload.
+// applePIN is the payload of a Mac's lock or wipe: the six-digit PIN it
+// locks or erases with, sealed to the command, so that neither the store
+// nor a list of commands shows it.
 type applePIN struct {
-	PIN string `json:"pin"`
+	Sealed []byte `json:"sealed_pin"`
+}
+
+func pinContext(commandID int64) []byte { return fmt.Appendf(nil, "apple-pin:%d", commandID) }
+
+// sealApplePIN keeps the PIN of a queued command, sealed with its ID.
+func (s *Service) sealApplePIN(ctx context.Context, st store.Store, cmd *portico.Command, pin string) error {
+	cmd.Payload, _ = json.Marshal(applePIN{Sealed: s.sealer.Seal([]byte(pin), pinContext(cmd.ID))})
+	return st.SetCommandPayload(ctx, cmd.ID, cmd.Payload)
+}
+
+// openApplePIN returns the PIN sealApplePIN kept, or "" when there is none
+// that opens.
+func (s *Service) openApplePIN(c *portico.Command) string {
+	var p applePIN
+	if s.sealer == nil || json.Unmarshal(c.Payload, &p) != nil || len(p.Sealed) == 0 {
+		return ""
+	}
+	pin, err := s.sealer.Open(p.Sealed, pinContext(c.ID))
+	if err != nil {
+		return ""
+	}
+	return string(pin)
 }
 
 // appleCommand is the MDM command for the current step of a portal
@@ -212,7 +282,7 @@ func (s *Service) appleCommand(ctx context.Context, d *portico.Device, e *portic
 	withPIN := func(requestType string) (applemdm.Command, error) {
 		cmd := applemdm.Command{RequestType: requestType, Keys: map[string]any{}}
 		if mac {
-			pin := c.ApplePIN()
+			pin := s.openApplePIN(c)
 			if len(pin) != 6 {
 				return cmd, portico.Errorf(portico.EINVALID, "A Mac needs a six-digit PIN for this, and the action has none.")
 			}
@@ -259,6 +329,12 @@ func (s *Service) appleCommand(ctx context.Context, d *portico.Device, e *portic
 		return applemdm.Command{RequestType: applemdm.RequestDeviceLocation}, nil
 	case portico.CommandEndLostMode:
 		return applemdm.Command{RequestType: applemdm.RequestDisableLostMode}, nil
+	case portico.CommandRenewIdentity:
+		profile, err := s.renewalProfile(ctx, d)
+		if err != nil {
+			return applemdm.Command{}, err
+		}
+		return applemdm.Command{RequestType: applemdm.RequestInstallProfile, Keys: map[string]any{"Payload": profile}}, nil
 	case portico.CommandConfigure:
 		profile, err := s.mailProfile(ctx, d.UserID)
 		if err != nil {

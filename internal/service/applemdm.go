@@ -136,6 +136,30 @@ func (s *Service) registrationProfile(ctx context.Context, inv *portico.Invitati
 	return profile, err
 }
 
+// appleRenewalValidFor is how long a renewal's challenge works: the
+// device runs the SCEP request as soon as it installs the profile.
+const appleRenewalValidFor = 7 * 24 * time.Hour
+
+// renewalProfile is the enrollment profile again, for an enrolled device:
+// installed by InstallProfile with the same identifiers, it replaces the
+// profile it has, and its SCEP payload, with a one-time challenge for
+// this device, gets the device a new identity. The MDM payload's URLs,
+// topic and rights stay as they were, which a profile update requires.
+func (s *Service) renewalProfile(ctx context.Context, d *portico.Device) ([]byte, error) {
+	v, err := s.store.SettingValues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var profile []byte
+	err = s.store.InTx(ctx, func(st store.Store) error {
+		ch := &portico.AppleChallenge{UserID: d.UserID, DeviceID: d.ID, Platform: d.Platform, UsesLeft: 1,
+			ExpiresAt: s.clock.Now().Add(appleRenewalValidFor)}
+		profile, err = s.enrollmentProfile(ctx, st, ch, v)
+		return err
+	})
+	return profile, err
+}
+
 // MyEnrollmentProfile is the enrollment profile for one of the signed-in
 // user's pending iPhones, iPads or Macs, to download in the portal.
 func (s *Service) MyEnrollmentProfile(ctx context.Context, deviceID int64) ([]byte, error) {
@@ -215,16 +239,45 @@ func (s *Service) AppleSCEP(ctx context.Context, body []byte) ([]byte, error) {
 	return nil, err
 }
 
+// appleRenewalWindow is how long before a device identity ends the
+// server gives the device a new one, at its first Idle in that time.
+const appleRenewalWindow = 30 * 24 * time.Hour
+
+// appleRenewalRetry is how long the server waits after a renewal before
+// it tries again, when the device still shows its old identity.
+const appleRenewalRetry = 24 * time.Hour
+
+// CheckAppleIdentity is the cheap check of a request's identity, before
+// its body is read: a certificate this server's CA issued, expired or
+// not. Whose it is, and whether it is still accepted, appleDevice says.
+func (s *Service) CheckAppleIdentity(cert *x509.Certificate) error {
+	if s.apple == nil || cert == nil {
+		return errAppleUnknown
+	}
+	if _, err := s.apple.CA.Issued(cert, s.clock.Now()); err != nil {
+		return errAppleNotOurs
+	}
+	return nil
+}
+
+var errAppleNotOurs = portico.Errorf(portico.EUNAUTHENTICATED, "This device's certificate was not issued by this server.")
+
 // appleDevice finds the device an identity was issued to, with its
 // enrollment, and checks that the message's UDID is the device's. Before
 // its first Authenticate a device has no enrollment; after it, only the
-// identity bound to the enrollment is accepted.
+// identity bound to the enrollment is accepted, or one issued to the
+// same device later (a renewal), which the enrollment is bound to from
+// then on. An expired identity is still accepted while it is the bound
+// one of an active device: a device away for its renewal window is
+// renewed at its next Idle rather than told to unenroll.
 func (s *Service) appleDevice(ctx context.Context, cert *x509.Certificate, udid string) (*portico.Device, *portico.AppleEnrollment, error) {
 	if s.apple == nil || cert == nil {
 		return nil, nil, errAppleUnknown
 	}
-	if err := s.apple.CA.Verify(cert, s.clock.Now()); err != nil {
-		return nil, nil, portico.Errorf(portico.EUNAUTHENTICATED, "This device's certificate was not issued by this server, or has expired.")
+	now := s.clock.Now()
+	expired, err := s.apple.CA.Issued(cert, now)
+	if err != nil {
+		return nil, nil, errAppleNotOurs
 	}
 	fp := applemdm.Fingerprint(cert)
 	ac, err := s.store.AppleCertificate(ctx, fp)
@@ -244,21 +297,73 @@ func (s *Service) appleDevice(ctx context.Context, cert *x509.Certificate, udid 
 	}
 	e, err := s.store.AppleEnrollment(ctx, d.ID)
 	if portico.ErrorCode(err) == portico.ENOTFOUND {
+		if expired {
+			return nil, nil, errAppleExpired
+		}
 		return d, nil, nil
 	} else if err != nil {
 		return nil, nil, err
 	}
-	if string(e.Fingerprint) != string(fp) {
-		return nil, nil, portico.Errorf(portico.EUNAUTHENTICATED, "This device enrolled with another certificate.")
-	}
 	if e.UDID != udid {
 		return nil, nil, portico.Errorf(portico.EUNAUTHENTICATED, "This message names another device than the one its certificate was issued to.")
+	}
+	if string(e.Fingerprint) != string(fp) {
+		if expired {
+			return nil, nil, errAppleExpired
+		}
+		if err := s.rebindAppleIdentity(ctx, d, e, ac); err != nil {
+			return nil, nil, err
+		}
+	}
+	if expired {
+		if d.Status != portico.StatusActive {
+			return nil, nil, errAppleExpired
+		}
+		s.log.WarnContext(ctx, "an Apple device shows its expired identity; it is answered until it is renewed",
+			"device", d.ID, "not_after", cert.NotAfter)
 	}
 	return d, e, nil
 }
 
-// enrolledDevice is appleDevice for every message but Authenticate: the
-// device must be enrolled and active.
+var errAppleExpired = portico.Errorf(portico.EUNAUTHENTICATED, "This device's certificate has expired.")
+
+// rebindAppleIdentity binds e to the identity ac, issued to the same
+// device after the one bound: the device installed its renewal.
+func (s *Service) rebindAppleIdentity(ctx context.Context, d *portico.Device, e *portico.AppleEnrollment, ac *portico.AppleCertificate) error {
+	errOther := portico.Errorf(portico.EUNAUTHENTICATED, "This device enrolled with another certificate.")
+	bound, err := s.store.AppleCertificate(ctx, e.Fingerprint)
+	if err != nil && portico.ErrorCode(err) != portico.ENOTFOUND {
+		return err
+	}
+	if err != nil || !ac.IssuedAt.After(bound.IssuedAt) {
+		return errOther
+	}
+	ctx = portico.NewContextWithActor(ctx, portico.Actor{System: true, Source: portico.ActorFromContext(ctx).Source})
+	err = s.store.InTx(ctx, func(st store.Store) error {
+		if err := st.RebindAppleIdentity(ctx, d.ID, e.Fingerprint, ac.Fingerprint, s.clock.Now()); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, portico.AuditEntry{Action: "apple.renewed", DeviceID: d.ID, Target: ac.Serial,
+			Detail: "until " + ac.NotAfter.UTC().Format("2006-01-02")})
+	})
+	if portico.ErrorCode(err) == portico.ECONFLICT {
+		// Another request of the device rebound it a moment ago.
+		now, err := s.store.AppleEnrollment(ctx, d.ID)
+		if err != nil {
+			return err
+		}
+		if string(now.Fingerprint) != string(ac.Fingerprint) {
+			return errOther
+		}
+	} else if err != nil {
+		return err
+	}
+	e.Fingerprint = ac.Fingerprint
+	return nil
+}
+
+// enrolledDevice is appleDevice for every message but Authenticate and
+// TokenUpdate: the device must be enrolled and active.
 func (s *Service) enrolledDevice(ctx context.Context, cert *x509.Certificate, udid string) (*portico.Device, *portico.AppleEnrollment, error) {
 	d, e, err := s.appleDevice(ctx, cert, udid)
 	if err != nil {
@@ -270,9 +375,30 @@ func (s *Service) enrolledDevice(ctx context.Context, cert *x509.Certificate, ud
 	return d, e, nil
 }
 
+// appleTopic is the push topic the server's devices use: the one the
+// enrollment profile carries.
+func (s *Service) appleTopic(ctx context.Context) (string, error) {
+	v, err := s.store.SettingValues(ctx)
+	return v.Get("apple.push_topic"), err
+}
+
+// checkAppleTopic refuses a check-in for another push topic than the
+// server's: the server could not wake the device with it.
+func (s *Service) checkAppleTopic(ctx context.Context, topic string) error {
+	want, err := s.appleTopic(ctx)
+	if err != nil {
+		return err
+	}
+	if topic != want {
+		return portico.Errorf(portico.EINVALID, "The topic %q is not this server's push topic.", topic)
+	}
+	return nil
+}
+
 // AppleCheckin handles a check-in message from the device whose identity
-// is cert (SPEC APPLE-1): Authenticate completes the registration,
-// TokenUpdate keeps how to wake the device, CheckOut retires it.
+// is cert (SPEC APPLE-1): Authenticate binds the device's UDID and
+// identity, the first TokenUpdate completes the registration, later ones
+// keep how to wake the device, CheckOut retires it.
 func (s *Service) AppleCheckin(ctx context.Context, cert *x509.Certificate, m *applemdm.Checkin) error {
 	ctx = portico.NewContextWithActor(ctx, portico.Actor{System: true, Source: portico.ActorFromContext(ctx).Source})
 	switch m.MessageType {
@@ -284,16 +410,47 @@ func (s *Service) AppleCheckin(ctx context.Context, cert *x509.Certificate, m *a
 	return s.appleCheckOut(ctx, cert, m)
 }
 
-// appleDetails are the DEV-1 details from what an Apple device reports.
+// appleDetails are the DEV-1 details from what an Apple device reports,
+// made fit to keep: a value no device should send (too long, control
+// characters, a version that is not one) is cut or left out rather than
+// refused, since a refusal would stop the device's enrollment or lose
+// what else it reported.
 func appleDetails(name, productName, modelName, osVersion, serial, imei, phone, carrier string) portico.DeviceDetails {
-	model := productName
+	model := cleanDetail(productName)
 	if model == "" {
-		model = modelName
+		model = cleanDetail(modelName)
 	}
-	return portico.DeviceDetails{
-		Name: name, Model: model, Manufacturer: "Apple", OSVersion: osVersion, Serial: serial,
-		IMEI: strings.ReplaceAll(imei, " ", ""), PhoneNumber: phone, Carrier: carrier,
+	d := portico.DeviceDetails{
+		Name: cleanDetail(name), Model: model, Manufacturer: "Apple", OSVersion: cleanDetail(osVersion), Serial: cleanDetail(serial),
+		IMEI: cleanDetail(strings.ReplaceAll(imei, " ", "")), PhoneNumber: cleanDetail(phone), Carrier: cleanDetail(carrier),
 	}
+	if (portico.DeviceDetails{OSVersion: d.OSVersion}).Validate() != nil {
+		d.OSVersion = ""
+	}
+	if (portico.DeviceDetails{IMEI: d.IMEI}).Validate() != nil {
+		d.IMEI = ""
+	}
+	return d
+}
+
+// maxDetail is the longest detail DeviceDetails.Validate takes.
+const maxDetail = 128
+
+// cleanDetail makes one reported value valid text: control characters
+// become spaces, and it is cut at maxDetail characters.
+func cleanDetail(v string) string {
+	v = strings.ToValidUTF8(v, "")
+	v = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, v)
+	v = strings.TrimSpace(v)
+	if r := []rune(v); len(r) > maxDetail {
+		v = strings.TrimSpace(string(r[:maxDetail]))
+	}
+	return v
 }
 
 // applePlatform is the platform a product name says, or p when it says
@@ -310,43 +467,33 @@ func applePlatform(productName string, p portico.Platform) portico.Platform {
 	return p
 }
 
+// appleAuthenticate binds the device's UDID and identity to its record.
+// A successful Authenticate does not mean the profile was installed: the
+// registration completes at the first TokenUpdate. The details the
+// device gives are kept on a pending record, for the portal and for the
+// registration to complete with.
 func (s *Service) appleAuthenticate(ctx context.Context, cert *x509.Certificate, m *applemdm.Checkin) error {
+	action := portico.AuditEntry{Action: "apple.authenticate", Target: m.UDID}
 	d, e, err := s.appleDevice(ctx, cert, m.UDID)
 	if err != nil {
-		s.auditRefusal(ctx, portico.AuditEntry{Action: "apple.authenticate", Target: m.UDID}, err)
+		s.auditRefusal(ctx, action, err)
 		return err
 	}
+	if err := s.checkAppleTopic(ctx, m.Topic); err != nil {
+		s.auditRefusal(ctx, action, err)
+		return err
+	}
+	action.DeviceID = d.ID
 	details := appleDetails(m.DeviceName, m.ProductName, m.ModelName, m.OSVersion, m.SerialNumber, m.IMEI, "", "")
-	if err := details.Validate(); err != nil {
-		return err
-	}
-	ac, err := s.store.AppleCertificate(ctx, applemdm.Fingerprint(cert))
-	if err != nil {
-		return err
-	}
 	now := s.clock.Now()
-	return s.store.InTx(ctx, func(st store.Store) error {
+	err = s.store.InTx(ctx, func(st store.Store) error {
 		if d.Status == portico.StatusPending {
-			d.Platform = applePlatform(m.ProductName, d.Platform)
-			d.Details, d.RegisteredAt, d.LastCheckin = details, now, now
-			var inv *portico.Invitation
-			if ac.InvitationID != 0 {
-				if inv, err = st.InvitationByID(ctx, ac.InvitationID); err != nil {
-					return err
-				}
-				if err := s.completeRegistration(ctx, st, inv, d, nil); err != nil {
-					return portico.Errorf(portico.EUNAUTHENTICATED, "This device's registration has ended: %s", portico.ErrorMessage(err))
-				}
-			} else if err := st.ActivateDevice(ctx, d, nil); err != nil {
-				return err
-			}
-			if err := st.SetRegisteredWith(ctx, d.ID, registeredWith(inv)); err != nil {
+			if err := st.UpdateDeviceDetails(ctx, d.ID, details, now); err != nil {
 				return err
 			}
 		}
 		if e == nil {
-			// A device retired or wiped before may enroll again as this one.
-			if err := st.ReleaseAppleUDID(ctx, m.UDID); err != nil {
+			if err := s.releaseAppleUDID(ctx, st, d, m.UDID); err != nil {
 				return err
 			}
 			e = &portico.AppleEnrollment{DeviceID: d.ID, UDID: m.UDID, Fingerprint: applemdm.Fingerprint(cert), EnrolledAt: now}
@@ -354,40 +501,118 @@ func (s *Service) appleAuthenticate(ctx context.Context, cert *x509.Certificate,
 		e.Topic, e.UpdatedAt = m.Topic, now
 		if err := st.PutAppleEnrollment(ctx, e); err != nil {
 			if portico.ErrorCode(err) == portico.ECONFLICT {
-				return portico.Errorf(portico.EUNAUTHENTICATED, "Another device enrolled with this UDID.")
+				return portico.Errorf(portico.EFORBIDDEN, "Another device enrolled with this UDID.")
 			}
 			return err
 		}
-		return s.audit(ctx, st, portico.AuditEntry{Action: "apple.authenticate", DeviceID: d.ID, Target: m.UDID,
-			Detail: fmt.Sprintf("%s %s", d.Platform.OSName(), details.Model)})
+		action.Detail = fmt.Sprintf("%s %s", applePlatform(details.Model, d.Platform).OSName(), details.Model)
+		return s.audit(ctx, st, action)
 	})
+	if err != nil && portico.ErrorCode(err) != portico.EINTERNAL {
+		s.auditRefusal(ctx, action, err)
+	}
+	return err
 }
 
-func (s *Service) appleTokenUpdate(ctx context.Context, cert *x509.Certificate, m *applemdm.Checkin) error {
-	d, e, err := s.enrolledDevice(ctx, cert, m.UDID)
+// releaseAppleUDID frees the UDID for d. A retired or wiped device's
+// record lets it go. A record of the same user that holds it is the
+// device registered again (reset, or a new registration before the old
+// one was retired): that record is retired. Another user's device keeps
+// it, and d is refused.
+func (s *Service) releaseAppleUDID(ctx context.Context, st store.Store, d *portico.Device, udid string) error {
+	if err := st.ReleaseAppleUDID(ctx, udid); err != nil {
+		return err
+	}
+	holder, err := st.AppleEnrollmentByUDID(ctx, udid)
+	if portico.ErrorCode(err) == portico.ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	old, err := st.DeviceByID(ctx, holder.DeviceID)
 	if err != nil {
 		return err
 	}
-	first := len(e.PushToken) == 0
-	e.PushToken, e.PushMagic, e.Topic, e.UpdatedAt = m.Token, m.PushMagic, m.Topic, s.clock.Now()
-	if len(m.UnlockToken) > 0 && s.sealer != nil {
-		e.UnlockToken = s.sealer.Seal(m.UnlockToken, unlockContext(d.ID))
+	if old.UserID != d.UserID {
+		return portico.Errorf(portico.EFORBIDDEN, "This device (UDID %s) is enrolled to another user. Their device must be retired first.", udid)
 	}
-	return s.store.InTx(ctx, func(st store.Store) error {
-		if err := st.PutAppleEnrollment(ctx, e); err != nil {
+	if old.Status == portico.StatusActive {
+		if err := st.EndDevice(ctx, old.ID, portico.StatusRetired); err != nil {
 			return err
 		}
-		if !first {
-			return nil
+	}
+	if err := st.DeleteAppleEnrollment(ctx, old.ID); err != nil {
+		return err
+	}
+	return s.audit(ctx, st, portico.AuditEntry{Action: "apple.replaced", DeviceID: old.ID, Target: udid,
+		Detail: fmt.Sprintf("enrolled again as device %d", d.ID)})
+}
+
+// appleTokenUpdate keeps how to wake the device. The first one completes
+// the registration of a pending device: the profile is installed.
+func (s *Service) appleTokenUpdate(ctx context.Context, cert *x509.Certificate, m *applemdm.Checkin) error {
+	d, e, err := s.appleDevice(ctx, cert, m.UDID)
+	if err != nil {
+		return err
+	}
+	if e == nil {
+		return errAppleUnknown
+	}
+	if err := s.checkAppleTopic(ctx, m.Topic); err != nil {
+		s.auditRefusal(ctx, portico.AuditEntry{Action: "apple.token", Target: m.UDID}, err)
+		return err
+	}
+	token := store.AppleToken{PushToken: m.Token, PushMagic: m.PushMagic, Topic: m.Topic}
+	if len(m.UnlockToken) > 0 && s.sealer != nil {
+		token.UnlockToken = s.sealer.Seal(m.UnlockToken, unlockContext(d.ID))
+	}
+	now := s.clock.Now()
+	return s.store.InTx(ctx, func(st store.Store) error {
+		if d.Status == portico.StatusPending {
+			if err := s.activateAppleDevice(ctx, st, d, cert, now); err != nil {
+				return err
+			}
+		}
+		first, err := st.UpdateAppleToken(ctx, d.ID, token, now)
+		if err != nil || !first {
+			return err
 		}
 		// The device can be woken now: ask it for its details, which the
 		// portal shows (SPEC DEV-1).
-		cmd := &portico.Command{DeviceID: d.ID, Kind: portico.CommandCheckin, Status: portico.CommandQueued, CreatedBy: "system", CreatedAt: e.UpdatedAt}
+		cmd := &portico.Command{DeviceID: d.ID, Kind: portico.CommandCheckin, Status: portico.CommandQueued, CreatedBy: "system", CreatedAt: now}
 		if err := s.queueAppleCommand(ctx, st, d, cmd); err != nil {
 			return err
 		}
 		return s.audit(ctx, st, portico.AuditEntry{Action: "apple.enrolled", DeviceID: d.ID, Target: m.UDID})
 	})
+}
+
+// activateAppleDevice completes the registration of a pending device
+// whose profile is now installed, with the details of its Authenticate.
+func (s *Service) activateAppleDevice(ctx context.Context, st store.Store, d *portico.Device, cert *x509.Certificate, now time.Time) error {
+	ac, err := st.AppleCertificate(ctx, applemdm.Fingerprint(cert))
+	if err != nil {
+		return err
+	}
+	d.Platform = applePlatform(d.Details.Model, d.Platform)
+	d.RegisteredAt, d.LastCheckin = now, now
+	var inv *portico.Invitation
+	if ac.InvitationID != 0 {
+		if inv, err = st.InvitationByID(ctx, ac.InvitationID); err != nil {
+			return err
+		}
+		if err := s.completeRegistration(ctx, st, inv, d, nil); err != nil {
+			return portico.Errorf(portico.EUNAUTHENTICATED, "This device's registration has ended: %s", portico.ErrorMessage(err))
+		}
+	} else if err := st.ActivateDevice(ctx, d, nil); err != nil {
+		return err
+	}
+	if err := st.SetRegisteredWith(ctx, d.ID, registeredWith(inv)); err != nil {
+		return err
+	}
+	d.Status = portico.StatusActive
+	return s.audit(ctx, st, portico.AuditEntry{Action: "apple.registered", DeviceID: d.ID,
+		Detail: fmt.Sprintf("%s %s", d.Platform.OSName(), d.Details.Model)})
 }
 
 func unlockContext(deviceID int64) []byte { return fmt.Appendf(nil, "apple-unlock-token:%d", deviceID) }

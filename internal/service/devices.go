@@ -134,6 +134,11 @@ func (s *Service) completeRegistration(ctx context.Context, st store.Store, inv 
 	if inv == nil {
 		return st.CreateDevice(ctx, d, hash)
 	}
+	// The caller may have read inv well before (an Apple device's profile
+	// is installed long after it was downloaded): its time must not be up.
+	if !inv.Open(d.RegisteredAt) {
+		return portico.Errorf(portico.ECONFLICT, "This registration has expired or is closed. Start a new one.")
+	}
 	// Closing first makes a second device racing for the same invitation
 	// fail here, before it touches the pending device.
 	if err := st.CloseInvitation(ctx, inv.ID, portico.InvitationUsed, d.RegisteredAt); err != nil {

@@ -286,6 +286,8 @@ type SecureApps interface {
 type Commands interface {
 	// QueueCommand stores c and sets its ID.
 	QueueCommand(ctx context.Context, c *portico.Command) error
+	// SetCommandPayload replaces the payload of a command not yet final.
+	SetCommandPayload(ctx context.Context, id int64, payload []byte) error
 	// TakeCommands marks the device's queued commands sent and returns them
 	// oldest first.
 	TakeCommands(ctx context.Context, deviceID int64, now time.Time) ([]*portico.Command, error)
@@ -344,6 +346,31 @@ type AppleMDM interface {
 	// RequeueAppleCommand queues a sent command again at the step, for the
 	// device's next poll; ECONFLICT when it is no longer sent.
 	RequeueAppleCommand(ctx context.Context, id int64, step int) error
+	// UpdateAppleToken records a TokenUpdate: the push token, push magic
+	// and topic, and the unlock token when it is not nil, leaving the rest
+	// of the enrollment as it is. It reports whether the device had no
+	// push token before; ENOTFOUND when the device is not enrolled.
+	UpdateAppleToken(ctx context.Context, deviceID int64, t AppleToken, at time.Time) (first bool, err error)
+	// RebindAppleIdentity binds the enrollment to the renewed identity to,
+	// in place of from; ECONFLICT when it is no longer bound to from.
+	RebindAppleIdentity(ctx context.Context, deviceID int64, from, to []byte, at time.Time) error
+	// AppleEnrollmentByUDID returns the enrollment holding the UDID.
+	AppleEnrollmentByUDID(ctx context.Context, udid string) (*portico.AppleEnrollment, error)
+	// DeleteAppleEnrollment forgets the device's enrollment, which frees
+	// its UDID; ENOTFOUND when it has none.
+	DeleteAppleEnrollment(ctx context.Context, deviceID int64) error
+	// RequeueSentAppleCommands queues again, at their steps, the device's
+	// commands that were sent and not answered, and returns how many.
+	RequeueSentAppleCommands(ctx context.Context, deviceID int64) (int, error)
+}
+
+// AppleToken is what a TokenUpdate says of how to reach a device.
+type AppleToken struct {
+	PushToken []byte
+	PushMagic string
+	Topic     string
+	// UnlockToken, sealed, replaces the one kept when it is not nil.
+	UnlockToken []byte
 }
 
 // AuditFilter narrows ListAudit; the zero value lists the newest entries.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/store"
 )
 
 const appleChallengeColumns = "id, user_id, coalesce(device_id, 0), coalesce(invitation_id, 0), platform, uses_left, created_at, expires_at"
@@ -99,4 +100,63 @@ func (c *conn) RequeueAppleCommand(ctx context.Context, id int64, step int) erro
 	res, err := c.exec(ctx, "UPDATE commands SET status = ?, apple_step = ?, apple_uuid = NULL WHERE id = ? AND status = ?",
 		string(portico.CommandQueued), step, id, string(portico.CommandSent))
 	return c.only(ctx, res, err, "commands", "command", id, "sent")
+}
+
+// UpdateAppleToken tries the first token's update before the general one:
+// of two TokenUpdates at once, only one finds the token empty.
+func (c *conn) UpdateAppleToken(ctx context.Context, deviceID int64, t store.AppleToken, now time.Time) (bool, error) {
+	var first bool
+	err := c.tx(ctx, func(tx *conn) error {
+		const set = "UPDATE apple_enrollments SET push_token = ?, push_magic = ?, topic = ?, unlock_token = coalesce(?, unlock_token), updated_at = ? WHERE device_id = ?"
+		args := []any{t.PushToken, t.PushMagic, t.Topic, t.UnlockToken, at(now), deviceID}
+		res, err := tx.exec(ctx, set+" AND (push_token IS NULL OR length(push_token) = 0)", args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			first = n == 1
+			return err
+		}
+		res, err = tx.exec(ctx, set, args...)
+		return mustAffect(res, err, "Device %d is not enrolled in Apple MDM.", deviceID)
+	})
+	return first, err
+}
+
+func (c *conn) RebindAppleIdentity(ctx context.Context, deviceID int64, from, to []byte, now time.Time) error {
+	res, err := c.exec(ctx, "UPDATE apple_enrollments SET fingerprint = ?, updated_at = ? WHERE device_id = ? AND fingerprint = ?",
+		to, at(now), deviceID, from)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	if _, err := c.AppleEnrollment(ctx, deviceID); err != nil {
+		return err
+	}
+	return portico.Errorf(portico.ECONFLICT, "Device %d's identity was renewed already.", deviceID)
+}
+
+func (c *conn) AppleEnrollmentByUDID(ctx context.Context, udid string) (*portico.AppleEnrollment, error) {
+	e := &portico.AppleEnrollment{}
+	err := c.queryRow(ctx, "SELECT "+appleEnrollmentColumns+" FROM apple_enrollments WHERE udid = ?", udid).Scan(
+		&e.DeviceID, &e.UDID, &e.Fingerprint, &e.Topic, &e.PushToken, &e.PushMagic, &e.UnlockToken, &e.Supervised, &e.LostMode,
+		scanTime(&e.EnrolledAt), scanTime(&e.UpdatedAt))
+	return e, notFound(err, "No device enrolled with UDID %s.", udid)
+}
+
+func (c *conn) DeleteAppleEnrollment(ctx context.Context, deviceID int64) error {
+	res, err := c.exec(ctx, "DELETE FROM apple_enrollments WHERE device_id = ?", deviceID)
+	return mustAffect(res, err, "Device %d is not enrolled in Apple MDM.", deviceID)
+}
+
+func (c *conn) RequeueSentAppleCommands(ctx context.Context, deviceID int64) (int, error) {
+	res, err := c.exec(ctx, "UPDATE commands SET status = ?, apple_uuid = NULL WHERE device_id = ? AND status = ? AND apple_uuid IS NOT NULL",
+		string(portico.CommandQueued), deviceID, string(portico.CommandSent))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }

@@ -31,6 +31,12 @@ func (c *conn) QueueCommand(ctx context.Context, cmd *portico.Command) error {
 	return refused(err, fmt.Sprintf("A %s of this device is already under way.", cmd.Kind), fmt.Sprintf("There is no device %d.", cmd.DeviceID))
 }
 
+func (c *conn) SetCommandPayload(ctx context.Context, id int64, payload []byte) error {
+	res, err := c.exec(ctx, "UPDATE commands SET payload = ? WHERE id = ? AND status IN (?, ?, ?)", optionalText(payload), id,
+		string(portico.CommandQueued), string(portico.CommandHeld), string(portico.CommandSent))
+	return mustAffect(res, err, "There is no open command %d.", id)
+}
+
 // TakeCommands runs at every check-in, and almost always finds nothing: it
 // looks on a reader first and writes only when there is something to take.
 // The update decides which commands this call takes, so two check-ins of

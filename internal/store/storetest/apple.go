@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 
@@ -149,4 +150,93 @@ func testAppleCommands(t *testing.T, st store.Store) {
 	phone2 := addDevice(t, st, alice.ID, "phone2")
 	_, err = st.AppleCommand(ctx(t), phone2.ID, "U-2")
 	wantCode(t, err, portico.ENOTFOUND)
+}
+
+func testAppleTokens(t *testing.T, st store.Store) {
+	alice := addUser(t, st, "alice", false)
+	d := addDevice(t, st, alice.ID, "phone")
+	_, err := st.UpdateAppleToken(ctx(t), d.ID, store.AppleToken{PushToken: []byte{1}, PushMagic: "m", Topic: "t"}, base)
+	wantCode(t, err, portico.ENOTFOUND)
+	e := &portico.AppleEnrollment{DeviceID: d.ID, UDID: "UDID-T", Fingerprint: hash("old"), Topic: "t", EnrolledAt: base, UpdatedAt: base}
+	check(t, st.PutAppleEnrollment(ctx(t), e))
+	// State written in between (a DeviceInformation answer) survives a
+	// TokenUpdate.
+	check(t, st.SetAppleState(ctx(t), d.ID, true, true, base))
+	first, err := st.UpdateAppleToken(ctx(t), d.ID, store.AppleToken{PushToken: []byte{1}, PushMagic: "m1", Topic: "t1", UnlockToken: []byte("sealed")}, base.Add(time.Minute))
+	check(t, err)
+	if !first {
+		t.Error("the first token is not said to be first")
+	}
+	first, err = st.UpdateAppleToken(ctx(t), d.ID, store.AppleToken{PushToken: []byte{2}, PushMagic: "m2", Topic: "t2"}, base.Add(2*time.Minute))
+	check(t, err)
+	if first {
+		t.Error("the second token is said to be first")
+	}
+	back, err := st.AppleEnrollment(ctx(t), d.ID)
+	check(t, err)
+	if !bytes.Equal(back.PushToken, []byte{2}) || back.PushMagic != "m2" || back.Topic != "t2" || string(back.UnlockToken) != "sealed" ||
+		!back.Supervised || !back.LostMode || back.UDID != "UDID-T" {
+		t.Errorf("after two TokenUpdates: %+v", back)
+	}
+	wantTime(t, "UpdatedAt", back.UpdatedAt, base.Add(2*time.Minute))
+
+	// The renewed identity replaces the bound one, once.
+	check(t, st.RebindAppleIdentity(ctx(t), d.ID, hash("old"), hash("new"), base.Add(3*time.Minute)))
+	wantCode(t, st.RebindAppleIdentity(ctx(t), d.ID, hash("old"), hash("other"), base.Add(3*time.Minute)), portico.ECONFLICT)
+	wantCode(t, st.RebindAppleIdentity(ctx(t), d.ID+1000, hash("old"), hash("new"), base), portico.ENOTFOUND)
+	back, err = st.AppleEnrollmentByUDID(ctx(t), "UDID-T")
+	check(t, err)
+	if back.DeviceID != d.ID || !bytes.Equal(back.Fingerprint, hash("new")) || !back.Supervised {
+		t.Errorf("after the renewal: %+v", back)
+	}
+	_, err = st.AppleEnrollmentByUDID(ctx(t), "UDID-NONE")
+	wantCode(t, err, portico.ENOTFOUND)
+	other := addDevice(t, st, alice.ID, "other")
+	check(t, st.PutAppleEnrollment(ctx(t), &portico.AppleEnrollment{DeviceID: other.ID, UDID: "UDID-O", Fingerprint: hash("o"), Topic: "t", EnrolledAt: base, UpdatedAt: base}))
+	check(t, st.DeleteAppleEnrollment(ctx(t), other.ID))
+	wantCode(t, st.DeleteAppleEnrollment(ctx(t), other.ID), portico.ENOTFOUND)
+	_, err = st.AppleEnrollmentByUDID(ctx(t), "UDID-O")
+	wantCode(t, err, portico.ENOTFOUND)
+
+	// Commands sent and not answered go back in the queue, in their order
+	// and at their steps; queued and finished ones stay.
+	lock := queue(t, st, d.ID, portico.CommandLock, portico.CommandQueued, base)
+	locate := queue(t, st, d.ID, portico.CommandLocate, portico.CommandQueued, base.Add(time.Second))
+	wipe := queue(t, st, d.ID, portico.CommandWipe, portico.CommandQueued, base.Add(2*time.Second))
+	_, err = st.SendAppleCommand(ctx(t), d.ID, "R-1", base)
+	check(t, err)
+	_, err = st.SendAppleCommand(ctx(t), d.ID, "R-2", base)
+	check(t, err)
+	check(t, st.RequeueAppleCommand(ctx(t), locate.ID, 1))
+	_, err = st.SendAppleCommand(ctx(t), d.ID, "R-3", base)
+	check(t, err)
+	n, err := st.RequeueSentAppleCommands(ctx(t), d.ID)
+	check(t, err)
+	if n != 2 {
+		t.Errorf("requeued %d, want 2", n)
+	}
+	for _, want := range []struct {
+		id   int64
+		step int
+	}{{lock.ID, 0}, {locate.ID, 1}, {wipe.ID, 0}} {
+		sent, err := st.SendAppleCommand(ctx(t), d.ID, fmt.Sprint("S-", want.id), base)
+		check(t, err)
+		if sent.ID != want.id || sent.AppleStep != want.step {
+			t.Errorf("sent %d at step %d, want %d at %d", sent.ID, sent.AppleStep, want.id, want.step)
+		}
+	}
+	_, err = st.AppleCommand(ctx(t), d.ID, "R-1")
+	wantCode(t, err, portico.ENOTFOUND)
+
+	// A payload set after queueing (sealed with the command's ID) is kept;
+	// a final command's is not changed.
+	check(t, st.SetCommandPayload(ctx(t), lock.ID, []byte(`{"sealed_pin":"AAAA"}`)))
+	got, err := st.CommandByID(ctx(t), lock.ID)
+	check(t, err)
+	if string(got.Payload) != `{"sealed_pin":"AAAA"}` {
+		t.Errorf("payload %s", got.Payload)
+	}
+	_, err = st.FinishCommand(ctx(t), d.ID, lock.ID, portico.CommandResult{Status: portico.CommandDone}, base)
+	check(t, err)
+	wantCode(t, st.SetCommandPayload(ctx(t), lock.ID, []byte(`{}`)), portico.ENOTFOUND)
 }

@@ -76,6 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AppleChallenges", testAppleChallenges},
 		{"AppleEnrollments", testAppleEnrollments},
 		{"AppleCommands", testAppleCommands},
+		{"AppleTokens", testAppleTokens},
 		{"Transactions", testTransactions},
 		{"NestedTransactions", testNestedTransactions},
 		{"EnqueueMessage", testEnqueueMessage},

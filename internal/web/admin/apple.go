@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/portico-mdm/portico"
-	"github.com/portico-mdm/portico/internal/applemdm"
 	"github.com/portico-mdm/portico/internal/service"
 	"github.com/portico-mdm/portico/internal/web"
 	"github.com/portico-mdm/portico/internal/web/ui"
@@ -62,9 +61,7 @@ func (h *handler) bulkProfile(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	w.Header().Set("Content-Type", applemdm.ProfileContentType)
-	w.Header().Set("Content-Disposition", `attachment; filename="enroll-`+p.Platform+`.mobileconfig"`)
-	w.Header().Set("Cache-Control", "no-store")
-	_, err = w.Write(profile)
-	return err
+	// The service took the platform, so it parses.
+	platform, _ := portico.ParsePlatform(p.Platform)
+	return web.WriteAppleProfile(w, profile, "enroll-"+string(platform)+".mobileconfig")
 }

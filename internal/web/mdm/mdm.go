@@ -47,8 +47,8 @@ type identity struct {
 // Guard reads the body, at most applemdm.MaxBody bytes, and lets through
 // only a request that proves a device identity: a TLS client certificate,
 // or an Mdm-Signature of the body (the identity a proxy that ends TLS
-// passes on). With both, they must be the same certificate. Whether the
-// identity is one of ours, and whose, the service decides.
+// passes on). With both, they must be the same certificate. The identity
+// must be one our CA issued; whose it is, the service decides.
 func (h *Handler) Guard() web.Guard {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -76,6 +76,12 @@ func (h *Handler) Guard() web.Guard {
 			}
 			if cert == nil {
 				http.Error(w, "This endpoint is for enrolled Apple devices: the request shows no device identity.", http.StatusUnauthorized)
+				return
+			}
+			// The cheap refusal first: a certificate of another CA is
+			// turned away before the body is decoded.
+			if err := h.svc.CheckAppleIdentity(cert); err != nil {
+				fail(w, r, err)
 				return
 			}
 			ctx := context.WithValue(r.Context(), identityKey{}, identity{cert: cert, body: body})

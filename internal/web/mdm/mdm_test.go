@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -277,13 +278,19 @@ func enrolledAs(t *testing.T, e *servertest.Env, platform portico.Platform, prod
 	if s := p.checkin("Authenticate", map[string]any{"OSVersion": "17.4.1", "ProductName": product, "SerialNumber": "F2LXK0AAAAAA", "DeviceName": "Alice's device"}); s != http.StatusOK {
 		t.Fatalf("Authenticate: %d", s)
 	}
+	// Authenticate does not mean the profile is installed: the device
+	// stays pending until its first TokenUpdate.
 	d := device(t, e, id)
-	if d.Status != portico.StatusActive || d.Details.Name != "Alice's device" || d.Details.Model != product || d.Platform != platform {
+	if d.Status != portico.StatusPending || d.Details.Name != "Alice's device" {
 		t.Fatalf("after Authenticate: %+v", d)
 	}
 	tu := capture(t, "TokenUpdate.iPad-iOS9.3.5.with-UnlockToken.plist")
 	if s := p.checkin("TokenUpdate", map[string]any{"Token": tu["Token"], "PushMagic": tu["PushMagic"], "UnlockToken": tu["UnlockToken"]}); s != http.StatusOK {
 		t.Fatalf("TokenUpdate: %d", s)
+	}
+	d = device(t, e, id)
+	if d.Status != portico.StatusActive || d.Details.Name != "Alice's device" || d.Details.Model != product || d.Platform != platform || d.RegisteredAt.IsZero() {
+		t.Fatalf("after TokenUpdate: %+v", d)
 	}
 	en, err := e.Store.AppleEnrollment(context.Background(), id)
 	if err != nil || !bytes.Equal(en.PushToken, tu["Token"].([]byte)) || en.PushMagic != tu["PushMagic"] || len(en.UnlockToken) == 0 ||
@@ -469,6 +476,16 @@ func TestRefusals(t *testing.T) {
 	if unknown.Identity, err = e.AppleCA().Issue(req.CSR, pkix.Name{CommonName: "Portico device 999"}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	// An identity of ours whose device was retired.
+	retToken, _ := startRegistration(t, e)
+	retired := enroll(t, e, "UDID-RETIRED", retToken)
+	for _, m := range []string{"Authenticate", "TokenUpdate", "CheckOut"} {
+		if s := retired.checkin(m, map[string]any{"Token": []byte{1}, "PushMagic": "m"}); s != http.StatusOK {
+			t.Fatalf("%s of the device to retire: %d", m, s)
+		}
+	}
+	retiredIdle := mdmtest.Message(t, map[string]any{"UDID": retired.UDID, "Status": "Idle"})
+	otherTopic := "com.apple.mgmt.External.00000000-0000-4000-8000-000000000002"
 	big := append([]byte(`<?xml version="1.0"?><plist version="1.0"><dict><key>UDID</key><string>`), bytes.Repeat([]byte("A"), applemdm.MaxBody)...)
 	tests := []struct {
 		name   string
@@ -487,6 +504,10 @@ func TestRefusals(t *testing.T) {
 		{"an unknown status", "/mdm/connect", mdmtest.Message(t, map[string]any{"UDID": p.UDID, "Status": "Maybe", "CommandUUID": "x"}), "", http.StatusBadRequest},
 		{"an oversized body", "/mdm/connect", big, "", http.StatusRequestEntityTooLarge},
 		{"Authenticate of another UDID", "/mdm/checkin", mdmtest.Message(t, map[string]any{"MessageType": "Authenticate", "UDID": "OTHER", "Topic": topic}), "", http.StatusUnauthorized},
+		{"a retired device's certificate", "/mdm/connect", retiredIdle, retired.Sign(t, retiredIdle), http.StatusUnauthorized},
+		{"Authenticate of another topic", "/mdm/checkin", mdmtest.Message(t, map[string]any{"MessageType": "Authenticate", "UDID": p.UDID, "Topic": otherTopic}), "", http.StatusBadRequest},
+		{"TokenUpdate of another topic", "/mdm/checkin", mdmtest.Message(t, map[string]any{"MessageType": "TokenUpdate", "UDID": p.UDID, "Topic": otherTopic,
+			"Token": []byte{7}, "PushMagic": "other"}), "", http.StatusBadRequest},
 	}
 	before := snapshot(t, e, id)
 	for _, tt := range tests {
@@ -537,7 +558,7 @@ func TestSCEPChallenge(t *testing.T) {
 	if d := device(t, e, id); d.Status != portico.StatusPending {
 		t.Errorf("device %s", d.Status)
 	}
-	if first == nil || !strings.HasPrefix(first.Subject.CommonName, "Portico device "+strconv.FormatInt(id, 10)) {
+	if first == nil || first.Subject.CommonName != "Portico device "+strconv.FormatInt(id, 10) {
 		t.Errorf("identity subject %v", first.Subject)
 	}
 	// A request that is not SCEP at all is a bad request.
@@ -572,28 +593,71 @@ func TestMac(t *testing.T) {
 			t.Errorf("%s a Mac: %d", kind, res.Status)
 		}
 	}
-	if res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"lock"}}); res.Status != http.StatusSeeOther {
+	// The PIN is shown on the page that answers the action, and nowhere
+	// after: not on the device page, not in the commands the API lists.
+	res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"lock"}})
+	if res.Status != http.StatusOK {
 		t.Fatalf("lock: %d", res.Status)
 	}
-	shown := e.Get(alice, path).Body
+	shown := res.Body
 	lock := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestDeviceLock)
 	pin, _ := lock.Command["PIN"].(string)
 	if len(pin) != 6 || strings.Trim(pin, "0123456789") != "" {
 		t.Fatalf("DeviceLock PIN %q", pin)
 	}
-	if !strings.Contains(shown, "The Mac will ask for this PIN: "+pin) {
+	if !strings.Contains(shown, `aria-label="PIN `+pin+`"`) {
 		t.Error("the portal did not show the PIN")
 	}
-	if strings.Contains(e.Get(alice, path).Body, pin) {
-		t.Error("the portal shows the PIN a second time")
+	notShown := func(pin string) {
+		t.Helper()
+		if strings.Contains(e.Get(alice, path).Body, pin) {
+			t.Error("the portal shows the PIN a second time")
+		}
+		cmds, err := e.Store.ListCommands(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cmds {
+			if strings.Contains(string(c.Payload), pin) || c.PIN != "" {
+				t.Errorf("the store keeps the PIN readable: %s", c.Payload)
+			}
+		}
+		if api := apiGet(t, e, "/api/v1/devices/"+strconv.FormatInt(id, 10)+"/commands"); strings.Contains(api, pin) {
+			t.Errorf("the API lists the PIN: %s", api)
+		}
 	}
+	notShown(pin)
 	p.ack(lock, map[string]any{"MessageResult": "Success"})
 
+	// Through the admin API, the answer to the action carries the PIN,
+	// once.
+	_, key := e.APIKey("rw-mac", portico.ScopeReadWrite)
+	req, _ := http.NewRequest(http.MethodPost, e.URL+"/api/v1/devices/"+strconv.FormatInt(id, 10)+"/actions", strings.NewReader(`{"action":"lock"}`))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	apiRes, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acted struct{ PIN string }
+	json.NewDecoder(apiRes.Body).Decode(&acted)
+	apiRes.Body.Close()
+	if apiRes.StatusCode != http.StatusCreated || len(acted.PIN) != 6 {
+		t.Fatalf("API lock: %d, PIN %q", apiRes.StatusCode, acted.PIN)
+	}
+	apiLock := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestDeviceLock)
+	if apiLock.Command["PIN"] != acted.PIN {
+		t.Errorf("DeviceLock PIN %v, the API said %s", apiLock.Command["PIN"], acted.PIN)
+	}
+	notShown(acted.PIN)
+	p.ack(apiLock, map[string]any{"MessageResult": "Success"})
+
 	// A wipe waits out its grace period, then erases with its own PIN.
-	if res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"wipe"}, "confirm": {"Alice's device"}}); res.Status != http.StatusSeeOther {
+	res = e.PostForm(alice, path+"/actions", url.Values{"kind": {"wipe"}, "confirm": {"Alice's device"}})
+	if res.Status != http.StatusOK {
 		t.Fatalf("wipe: %d %s", res.Status, res.Body)
 	}
-	shown = e.Get(alice, path).Body
+	shown = res.Body
 	if next := p.poll(map[string]any{"Status": "Idle"}); next != nil {
 		t.Fatalf("a held wipe went to the device: %v", next)
 	}
@@ -603,9 +667,10 @@ func TestMac(t *testing.T) {
 	}
 	erase := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestEraseDevice)
 	wipePIN, _ := erase.Command["PIN"].(string)
-	if len(wipePIN) != 6 || !strings.Contains(shown, "The Mac will ask for this PIN: "+wipePIN) {
+	if len(wipePIN) != 6 || !strings.Contains(shown, `aria-label="PIN `+wipePIN+`"`) {
 		t.Errorf("EraseDevice PIN %q not the one shown", wipePIN)
 	}
+	notShown(wipePIN)
 	if next := p.ack(erase, nil); next != nil {
 		t.Fatalf("after the erase: %v", next)
 	}
@@ -659,6 +724,9 @@ func TestTLSClientCertificate(t *testing.T) {
 	idle := mdmtest.Message(t, map[string]any{"UDID": p.UDID, "Status": "Idle"})
 	other := mdmtest.NewDevice(t, p.UDID)
 	other.Identity = other.Self
+	// A device holding an identity of ours too, another than the TLS one.
+	token, _ := startRegistration(t, e)
+	ours := enroll(t, e, "UDID-OURS", token)
 	tests := []struct {
 		name   string
 		sig    string
@@ -667,6 +735,7 @@ func TestTLSClientCertificate(t *testing.T) {
 		{"certificate alone", "", http.StatusOK},
 		{"certificate and its signature", p.Sign(t, idle), http.StatusOK},
 		{"certificate and another's signature", other.Sign(t, idle), http.StatusUnauthorized},
+		{"certificate and the signature of another identity of ours", ours.Sign(t, idle), http.StatusUnauthorized},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -715,8 +784,9 @@ func TestBulkEnrollment(t *testing.T) {
 		t.Errorf("a user's bulk profile: %d", res.Status)
 	}
 	res := e.PostForm(admin, "/admin/apple/bulk", url.Values{"username": {"alice"}, "platform": {"ipados"}, "uses": {"2"}, "hours": {"24"}})
-	if res.Status != http.StatusOK || res.Header.Get("Content-Type") != applemdm.ProfileContentType {
-		t.Fatalf("bulk profile: %d %.300s", res.Status, res.Body)
+	if res.Status != http.StatusOK || res.Header.Get("Content-Type") != applemdm.ProfileContentType ||
+		res.Header.Get("Content-Disposition") != `attachment; filename="enroll-ipados.mobileconfig"` || res.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("bulk profile: %d %v %.300s", res.Status, res.Header, res.Body)
 	}
 	var profile enrollmentProfile
 	content, _, err := applemdm.ReadProfile([]byte(res.Body))
@@ -739,6 +809,9 @@ func TestBulkEnrollment(t *testing.T) {
 		}
 		if s := p.checkin("Authenticate", map[string]any{"ProductName": "iPad13,1", "OSVersion": "17.4", "DeviceName": udid}); s != http.StatusOK {
 			t.Fatalf("Authenticate %s: %d", udid, s)
+		}
+		if s := p.checkin("TokenUpdate", map[string]any{"Token": []byte(udid), "PushMagic": "magic"}); s != http.StatusOK {
+			t.Fatalf("TokenUpdate %s: %d", udid, s)
 		}
 	}
 	devices, err := e.Store.ListDevices(context.Background(), store.DeviceFilter{UserID: alice.ID})
@@ -863,6 +936,9 @@ func TestEnrollAgainAfterRetirement(t *testing.T) {
 	if s := again.checkin("Authenticate", map[string]any{"ProductName": "iPhone15,2", "OSVersion": "17.4.1"}); s != http.StatusOK {
 		t.Fatalf("Authenticate again: %d", s)
 	}
+	if s := again.checkin("TokenUpdate", map[string]any{"Token": []byte{9}, "PushMagic": "magic"}); s != http.StatusOK {
+		t.Fatalf("TokenUpdate again: %d", s)
+	}
 	if d := device(t, e, newID); d.Status != portico.StatusActive {
 		t.Errorf("the new record is %s", d.Status)
 	}
@@ -873,4 +949,336 @@ func TestEnrollAgainAfterRetirement(t *testing.T) {
 	if s, _ := p.put("/mdm/connect", map[string]any{"UDID": p.UDID, "Status": "Idle"}); s != http.StatusUnauthorized {
 		t.Errorf("the old identity: %d", s)
 	}
+}
+
+// renewal reads the enrollment profile an InstallProfile carries to renew
+// the device's identity.
+func renewal(t *testing.T, c *command) enrollmentProfile {
+	t.Helper()
+	content, _, err := applemdm.ReadProfile(c.Command["Payload"].([]byte))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p enrollmentProfile
+	if _, err := plist.Unmarshal(content, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func commandsOf(t *testing.T, e *servertest.Env, id int64, kind portico.CommandKind) []*portico.Command {
+	t.Helper()
+	cmds, err := e.Store.ListCommands(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*portico.Command
+	for _, c := range cmds {
+		if c.Kind == kind {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// TestRenewal: a month before its identity ends, the device gets the
+// enrollment profile again, with the same identifiers and a new SCEP
+// challenge; the identity it gets with it is accepted and bound, and the
+// old one is refused from then on.
+func TestRenewal(t *testing.T) {
+	e := newEnv(t)
+	p, id := enrolled(t, e)
+	// Far from its end, nothing is renewed.
+	if next := p.poll(map[string]any{"Status": "Idle"}); next != nil {
+		t.Fatalf("a fresh identity is renewed: %v", next)
+	}
+	e.Clock.Advance(340 * 24 * time.Hour)
+	install := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestInstallProfile)
+	profile := renewal(t, install)
+	scepBefore, scepNow := p.profile.payload(t, "com.apple.security.scep"), profile.payload(t, "com.apple.security.scep")
+	mdmBefore, mdmNow := p.profile.payload(t, "com.apple.mdm"), profile.payload(t, "com.apple.mdm")
+	if profile.PayloadIdentifier != p.profile.PayloadIdentifier || scepNow["PayloadIdentifier"] != scepBefore["PayloadIdentifier"] ||
+		mdmNow["PayloadIdentifier"] != mdmBefore["PayloadIdentifier"] || mdmNow["IdentityCertificateUUID"] != scepNow["PayloadUUID"] {
+		t.Fatalf("the renewal does not replace the enrollment profile: %v", profile)
+	}
+	for _, k := range []string{"ServerURL", "CheckInURL", "Topic", "AccessRights"} {
+		if mdmNow[k] != mdmBefore[k] {
+			t.Errorf("the renewal changes the MDM payload's %s: %v, was %v", k, mdmNow[k], mdmBefore[k])
+		}
+	}
+	// The answer was lost: the next Idle sends it again, and queues no
+	// second renewal.
+	again := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestInstallProfile)
+	if again.CommandUUID == install.CommandUUID {
+		t.Error("the command went again with the same CommandUUID")
+	}
+	if n := len(commandsOf(t, e, id, portico.CommandRenewIdentity)); n != 1 {
+		t.Fatalf("%d renewals queued", n)
+	}
+	// The device installs it: SCEP with a new key and the new challenge.
+	renewed := &phone{Device: mdmtest.NewDevice(t, p.UDID), t: t, e: e, profile: renewal(t, again)}
+	if status := renewed.scep(t, renewed.challenge()); status != scep.SUCCESS {
+		t.Fatalf("renewal SCEP: %s", status)
+	}
+	if next := renewed.ack(again, nil); next != nil {
+		t.Fatalf("after the renewal: %v", next)
+	}
+	en, err := e.Store.AppleEnrollment(context.Background(), id)
+	if err != nil || !bytes.Equal(en.Fingerprint, applemdm.Fingerprint(renewed.Identity)) {
+		t.Fatalf("the enrollment is not bound to the new identity: %v", err)
+	}
+	if c := commandsOf(t, e, id, portico.CommandRenewIdentity)[0]; c.Status != portico.CommandDone {
+		t.Errorf("renewal %s", c.Status)
+	}
+	// The old identity, issued before the one bound, is refused.
+	if s, _ := p.put("/mdm/connect", map[string]any{"UDID": p.UDID, "Status": "Idle"}); s != http.StatusUnauthorized {
+		t.Errorf("the old identity after the renewal: %d", s)
+	}
+	// A year after enrolling, the device is still managed, and not
+	// renewed again.
+	e.Clock.Advance(60 * 24 * time.Hour)
+	if next := renewed.poll(map[string]any{"Status": "Idle"}); next != nil {
+		t.Errorf("after the renewal: %v", next)
+	}
+	if d := device(t, e, id); d.Status != portico.StatusActive {
+		t.Errorf("device %s", d.Status)
+	}
+	audit, _ := e.Store.ListAudit(context.Background(), store.AuditFilter{DeviceID: id})
+	actions := map[string]bool{}
+	for _, a := range audit {
+		actions[a.Action] = true
+	}
+	if !actions["apple.renew"] || !actions["apple.renewed"] {
+		t.Errorf("audit: %v", actions)
+	}
+}
+
+// TestExpiredIdentity: a device that was away past the end of its
+// identity is answered with that identity while it is the bound one, and
+// renewed; an expired identity that is not bound is refused.
+func TestExpiredIdentity(t *testing.T) {
+	e := newEnv(t)
+	p, id := enrolled(t, e)
+	token, _ := startRegistration(t, e)
+	other := enroll(t, e, "UDID-PENDING", token)
+	e.Clock.Advance(400 * 24 * time.Hour)
+	if p.Identity.NotAfter.After(e.Clock.Now()) {
+		t.Fatal("the identity has not expired")
+	}
+	install := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestInstallProfile)
+	renewal(t, install)
+	if d := device(t, e, id); d.Status != portico.StatusActive {
+		t.Errorf("device %s", d.Status)
+	}
+	// A pending device's expired identity has no enrollment to be bound
+	// to: refused.
+	if s := other.checkin("Authenticate", map[string]any{"ProductName": "iPhone15,2"}); s != http.StatusUnauthorized {
+		t.Errorf("Authenticate with an expired, unbound identity: %d", s)
+	}
+}
+
+// TestNotNowSkips: a command the device cannot take now does not hold
+// back the ones behind it; it goes again at the next Idle.
+func TestNotNowSkips(t *testing.T) {
+	e := newEnv(t)
+	if err := e.Service.SetSettings(e.Op, map[string]string{
+		"certificates.signing": "Email signing certificate", "email.server": "mail.example.com",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p, id := enrolled(t, e)
+	alice, _ := e.Store.UserByUsername(context.Background(), "alice")
+	ctx := portico.NewContextWithActor(context.Background(), portico.Actor{User: alice})
+	file := certfiletest.PKCS12(certfiletest.Options{Email: "alice@example.com"}, "p12-password")
+	if _, _, err := e.Service.PutCertificate(ctx, portico.CertificateSigning, file, "p12-password"); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.PostForm(e.SignIn("alice"), "/devices/"+strconv.FormatInt(id, 10)+"/actions", url.Values{"kind": {"lock"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("lock: %d", res.Status)
+	}
+	install := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestInstallProfile)
+	lock := p.want(p.poll(map[string]any{"Status": "NotNow", "CommandUUID": install.CommandUUID}), applemdm.RequestDeviceLock)
+	if next := p.ack(lock, map[string]any{"MessageResult": "Success"}); next != nil {
+		t.Fatalf("after the lock: %v", next)
+	}
+	if c := commandsOf(t, e, id, portico.CommandLock)[0]; c.Status != portico.CommandDone {
+		t.Errorf("lock %s", c.Status)
+	}
+	again := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestInstallProfile)
+	if again.CommandUUID == install.CommandUUID {
+		t.Error("the command went again with the same CommandUUID")
+	}
+	// The late answer to the first sending counts for nothing.
+	if next := p.ack(install, nil); next != nil {
+		t.Fatalf("after a stale answer: %v", next)
+	}
+	if c := commandsOf(t, e, id, portico.CommandConfigure)[0]; c.Status != portico.CommandSent {
+		t.Errorf("configure after a stale answer: %s", c.Status)
+	}
+	p.ack(again, nil)
+	if c := commandsOf(t, e, id, portico.CommandConfigure)[0]; c.Status != portico.CommandDone {
+		t.Errorf("configure %s", c.Status)
+	}
+}
+
+// TestRepeatedAcknowledged: a step acknowledged twice moves its command
+// on once.
+func TestRepeatedAcknowledged(t *testing.T) {
+	e := newEnv(t)
+	p, id := enrolled(t, e)
+	if res := e.PostForm(e.SignIn("alice"), "/devices/"+strconv.FormatInt(id, 10)+"/actions", url.Values{"kind": {"locate"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("locate: %d", res.Status)
+	}
+	lost := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestEnableLostMode)
+	loc := p.want(p.ack(lost, nil), applemdm.RequestDeviceLocation)
+	if next := p.ack(lost, nil); next != nil {
+		t.Fatalf("the repeated acknowledgement sent %v", next)
+	}
+	c := commandsOf(t, e, id, portico.CommandLocate)[0]
+	if c.Status != portico.CommandSent || c.AppleStep != 1 || c.AppleUUID != loc.CommandUUID {
+		t.Errorf("after the repeat: %s step %d", c.Status, c.AppleStep)
+	}
+}
+
+// TestOddDetails: what a device says of itself that no device should (an
+// over-long name, control characters, a version that is not one) is cut
+// or left out; enrollment goes on, and supervision is recorded.
+func TestOddDetails(t *testing.T) {
+	e := newEnv(t)
+	token, id := startRegistration(t, e)
+	p := enroll(t, e, "UDID-ODD", token)
+	long := strings.Repeat("é", 300)
+	if s := p.checkin("Authenticate", map[string]any{"DeviceName": long, "ProductName": "iPhone15,2", "OSVersion": "17.4 (beta)"}); s != http.StatusOK {
+		t.Fatalf("Authenticate: %d", s)
+	}
+	if s := p.checkin("TokenUpdate", map[string]any{"Token": []byte{1}, "PushMagic": "magic"}); s != http.StatusOK {
+		t.Fatalf("TokenUpdate: %d", s)
+	}
+	d := device(t, e, id)
+	if d.Status != portico.StatusActive || d.Details.Name != strings.Repeat("é", 128) || d.Details.OSVersion != "" {
+		t.Fatalf("after enrolling: %s %+v", d.Status, d.Details)
+	}
+	info := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestDeviceInformation)
+	p.want(p.ack(info, map[string]any{"QueryResponses": map[string]any{
+		"DeviceName": "Alice's\tphone\n", "ProductName": "iPhone15,2", "OSVersion": "weird", "IMEI": "not-an-imei",
+		"IsSupervised": true, "IsMDMLostModeEnabled": true,
+	}}), applemdm.RequestSecurityInfo)
+	d = device(t, e, id)
+	if d.Details.Name != "Alice's phone" || d.Details.OSVersion != "" || d.Details.IMEI != "" || d.Details.Model != "iPhone15,2" {
+		t.Errorf("details %+v", d.Details)
+	}
+	if en, _ := e.Store.AppleEnrollment(context.Background(), id); !en.Supervised || !en.LostMode {
+		t.Errorf("supervised %v, lost mode %v", en.Supervised, en.LostMode)
+	}
+}
+
+// TestDeviceInformationOfAnotherUDID: details that name another device
+// are not kept.
+func TestDeviceInformationOfAnotherUDID(t *testing.T) {
+	e := newEnv(t)
+	p, id := enrolled(t, e)
+	if res := e.PostForm(e.SignIn("alice"), "/devices/"+strconv.FormatInt(id, 10)+"/actions", url.Values{"kind": {"checkin"}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("checkin: %d", res.Status)
+	}
+	info := p.want(p.poll(map[string]any{"Status": "Idle"}), applemdm.RequestDeviceInformation)
+	if next := p.ack(info, map[string]any{"QueryResponses": map[string]any{"UDID": "ANOTHER", "DeviceName": "Not Alice's"}}); next != nil {
+		t.Fatalf("after the answer: %v", next)
+	}
+	if d := device(t, e, id); d.Details.Name != "Alice's device" {
+		t.Errorf("name %q", d.Details.Name)
+	}
+	if c := commandsOf(t, e, id, portico.CommandCheckin)[0]; c.Status != portico.CommandFailed || !strings.Contains(c.Result, "another UDID") {
+		t.Errorf("checkin %s %q", c.Status, c.Result)
+	}
+}
+
+// TestUDIDHeld: the same user's device registered again takes over its
+// UDID and retires the old record; another user's device cannot.
+func TestUDIDHeld(t *testing.T) {
+	e := newEnv(t)
+	p, oldID := enrolled(t, e)
+	e.AddUser("bob", false, portico.Roles...)
+	bob, _ := e.Store.UserByUsername(context.Background(), "bob")
+	ctx := portico.NewContextWithActor(context.Background(), portico.Actor{User: bob, Source: "192.0.2.2"})
+	started, err := e.Service.StartRegistration(ctx, portico.InviteByMessage, portico.PlatformIOS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, _ := url.Parse(started.Link)
+	res := e.PostForm(e.Browser(), "/go", url.Values{"username": {"bob"}, "password": {servertest.Password("bob")}, "t": {link.Query().Get("t")}})
+	var bobProfile enrollmentProfile
+	content, _, err := applemdm.ReadProfile([]byte(res.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plist.Unmarshal(content, &bobProfile)
+	bobs := &phone{Device: mdmtest.NewDevice(t, p.UDID), t: t, e: e, profile: bobProfile}
+	if status := bobs.scep(t, bobs.challenge()); status != scep.SUCCESS {
+		t.Fatal(status)
+	}
+	if s := bobs.checkin("Authenticate", map[string]any{"ProductName": "iPhone15,2"}); s != http.StatusForbidden {
+		t.Errorf("another user's Authenticate with alice's UDID: %d", s)
+	}
+	if d := device(t, e, oldID); d.Status != portico.StatusActive {
+		t.Errorf("alice's device is %s", d.Status)
+	}
+	denied, _ := e.Store.ListAudit(context.Background(), store.AuditFilter{Action: "apple.authenticate"})
+	if len(denied) == 0 || denied[0].Result != portico.ResultDenied {
+		t.Errorf("the refusal is not audited: %v", denied)
+	}
+
+	token, newID := startRegistration(t, e)
+	again := enroll(t, e, p.UDID, token)
+	if s := again.checkin("Authenticate", map[string]any{"ProductName": "iPhone15,2"}); s != http.StatusOK {
+		t.Fatalf("alice's device registered again: %d", s)
+	}
+	if s := again.checkin("TokenUpdate", map[string]any{"Token": []byte{2}, "PushMagic": "m"}); s != http.StatusOK {
+		t.Fatalf("TokenUpdate: %d", s)
+	}
+	if d := device(t, e, oldID); d.Status != portico.StatusRetired {
+		t.Errorf("the old record is %s", d.Status)
+	}
+	if d := device(t, e, newID); d.Status != portico.StatusActive {
+		t.Errorf("the new record is %s", d.Status)
+	}
+	replaced, _ := e.Store.ListAudit(context.Background(), store.AuditFilter{DeviceID: oldID, Action: "apple.replaced"})
+	if len(replaced) != 1 {
+		t.Errorf("the retirement of the old record is not audited: %v", replaced)
+	}
+}
+
+// TestRegistrationExpiresBeforeInstall: a profile installed after its
+// registration expired does not complete it.
+func TestRegistrationExpiresBeforeInstall(t *testing.T) {
+	e := newEnv(t)
+	token, id := startRegistration(t, e)
+	p := enroll(t, e, "UDID-LATE", token)
+	if s := p.checkin("Authenticate", map[string]any{"ProductName": "iPhone15,2"}); s != http.StatusOK {
+		t.Fatalf("Authenticate: %d", s)
+	}
+	e.Clock.Advance(8 * 24 * time.Hour)
+	if s := p.checkin("TokenUpdate", map[string]any{"Token": []byte{1}, "PushMagic": "m"}); s != http.StatusUnauthorized {
+		t.Errorf("TokenUpdate after the registration expired: %d", s)
+	}
+	if d := device(t, e, id); d.Status != portico.StatusPending {
+		t.Errorf("device %s", d.Status)
+	}
+}
+
+// apiGet reads the admin API with a read-only key.
+func apiGet(t *testing.T, e *servertest.Env, path string) string {
+	t.Helper()
+	_, key := e.APIKey("read-"+strconv.FormatInt(time.Now().UnixNano(), 36), portico.ScopeReadOnly)
+	req, _ := http.NewRequest(http.MethodGet, e.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, res.StatusCode, b)
+	}
+	return string(b)
 }

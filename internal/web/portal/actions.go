@@ -119,12 +119,34 @@ func (h *handler) act(w http.ResponseWriter, r *http.Request) error {
 	if cmd.Status == portico.CommandHeld {
 		msg = fmt.Sprintf("The wipe goes to the device at %s unless you cancel it before then.", cmd.ReleaseAt.UTC().Format("15:04:05 MST"))
 	}
-	if pin := cmd.ApplePIN(); pin != "" {
-		msg += fmt.Sprintf(" The Mac will ask for this PIN: %s. Note it now: it is shown only this once.", pin)
+	if cmd.PIN != "" {
+		// The PIN is shown on the page that answers the action, and kept
+		// nowhere else: not in the session's flash, not in the list.
+		return h.renderPIN(w, r, id, kind, cmd.PIN, msg)
 	}
 	h.sessions.Flash(r.Context(), msg)
 	http.Redirect(w, r, "/devices/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
 	return nil
+}
+
+type pinPage struct {
+	ui.Layout
+	Device       *portico.Device
+	Kind         portico.CommandKind
+	PIN, Message string
+}
+
+func (h *handler) renderPIN(w http.ResponseWriter, r *http.Request, id int64, kind portico.CommandKind, pin, msg string) error {
+	d, err := h.svc.Device(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	l, _, err := h.layout(r, kind.Label()+" "+d.Title())
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return h.ui.Render(w, http.StatusOK, "action_pin", pinPage{Layout: l, Device: d, Kind: kind, PIN: pin, Message: msg})
 }
 
 type confirmPage struct {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/portico-mdm/portico"
-	"github.com/portico-mdm/portico/internal/applemdm"
 	"github.com/portico-mdm/portico/internal/qrcode"
 	"github.com/portico-mdm/portico/internal/service"
 	"github.com/portico-mdm/portico/internal/web"
@@ -218,7 +217,7 @@ func (h *handler) goSignIn(w http.ResponseWriter, r *http.Request) error {
 	if steps.Profile != nil {
 		// The answer to the form is the profile itself: the device offers
 		// to install it, and a client that posts the form gets it.
-		return writeProfile(w, steps.Profile)
+		return web.WriteAppleProfile(w, steps.Profile, "enroll.mobileconfig")
 	}
 	if steps.AgentURL != "" {
 		// Not a redirect: browsers hold a form's redirect to the
@@ -228,15 +227,6 @@ func (h *handler) goSignIn(w http.ResponseWriter, r *http.Request) error {
 	return h.ui.Render(w, http.StatusOK, "steps", stepsPage{
 		Layout: h.ui.Layout(r, "Register your "+steps.Platform.DeviceNoun(), "portal"), Steps: steps, Device: steps.Platform.DeviceNoun(),
 	})
-}
-
-// writeProfile sends an enrollment profile as Apple devices install it.
-func writeProfile(w http.ResponseWriter, profile []byte) error {
-	w.Header().Set("Content-Type", applemdm.ProfileContentType)
-	w.Header().Set("Content-Disposition", `attachment; filename="enroll.mobileconfig"`)
-	w.Header().Set("Cache-Control", "no-store")
-	_, err := w.Write(profile)
-	return err
 }
 
 // enrollmentProfile downloads the enrollment profile of the user's pending
@@ -250,5 +240,5 @@ func (h *handler) enrollmentProfile(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	return writeProfile(w, profile)
+	return web.WriteAppleProfile(w, profile, "enroll.mobileconfig")
 }
