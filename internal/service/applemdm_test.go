@@ -13,8 +13,8 @@ import (
 	"howett.net/plist"
 
 	"github.com/portico-mdm/portico"
-	"github.com/portico-mdm/portico/internal/applemdm"
 	"github.com/portico-mdm/portico/internal/apns/apnstest"
+	"github.com/portico-mdm/portico/internal/applemdm"
 	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/selfsigned"
 	"github.com/portico-mdm/portico/internal/service"

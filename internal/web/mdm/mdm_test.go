@@ -22,9 +22,9 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/apns/apnstest"
 	"github.com/portico-mdm/portico/internal/applemdm"
 	"github.com/portico-mdm/portico/internal/applemdm/mdmtest"
-	"github.com/portico-mdm/portico/internal/apns/apnstest"
 	"github.com/portico-mdm/portico/internal/certfile/certfiletest"
 	"github.com/portico-mdm/portico/internal/server/servertest"
 	"github.com/portico-mdm/portico/internal/service"
