@@ -20,8 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/portico-mdm/portico"
-	"github.com/portico-mdm/portico/internal/applemdm"
 	"github.com/portico-mdm/portico/internal/apns"
+	"github.com/portico-mdm/portico/internal/applemdm"
 	"github.com/portico-mdm/portico/internal/backup"
 	"github.com/portico-mdm/portico/internal/outbox"
 	"github.com/portico-mdm/portico/internal/secret"
