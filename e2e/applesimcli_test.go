@@ -5,12 +5,15 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -22,7 +25,6 @@ import (
 // enrollment; browsers are asked only for certificates of the SCEP CA.
 func TestAppleSimulatorAgainstServe(t *testing.T) {
 	w := newAppleWorld(t)
-	w.uploadPushCertificate(t)
 	password := addUser(t, []string{"--data", w.data}, "grace", "register_device")
 	grace := w.client()
 	if code := signIn(t, grace, w.URL, "grace", password); code != http.StatusSeeOther {
@@ -33,6 +35,18 @@ func TestAppleSimulatorAgainstServe(t *testing.T) {
 	} else {
 		res.Body.Close()
 	}
+	// Before the admin uploads the push certificate, the iPhone is told why
+	// it gets no profile.
+	res, err := grace.PostForm(w.URL+"/go", url.Values{"username": {"grace"}, "password": {password}, "platform": {"ios"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if want := "Apple devices cannot be registered yet: the administrator has not uploaded the push certificate."; !strings.Contains(html.UnescapeString(string(page)), want) {
+		t.Errorf("/go without a push certificate does not say %q:\n%s", want, page)
+	}
+	w.uploadPushCertificate(t)
 
 	cmd := exec.Command(portico, "device", "sim", "--protocol", "apple", "--server", w.URL, "--ca", w.file,
 		"--platform", "ios", "--user", "grace", "--password", password, "--every", "300ms")
