@@ -2,17 +2,20 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"html"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
 	domain "github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/applesim"
+	"github.com/portico-mdm/portico/internal/outbox/outboxtest"
 	"github.com/portico-mdm/portico/internal/qrcode/qrcodetest"
 )
 
@@ -28,8 +31,10 @@ func TestBrowserAppleDeviceLifecycle(t *testing.T) {
 	w := newAppleWorld(t)
 	router := newPushRouter(w.apns)
 	global := []string{"--data", w.data}
+	smtp := outboxtest.NewSMTPServer(t, tls.Certificate{}, "none")
 	run(t, "", "--data", w.data, "settings", "set", "registration.pin_enabled=true", "registration.qr_enabled=true",
-		"registration.default_ownership=company", "actions.wipe_grace=0s")
+		"registration.default_ownership=company", "actions.wipe_grace=0s",
+		"mail.host=127.0.0.1", "mail.port="+smtp.Port, "mail.security=none", "mail.from=mdm@example.com")
 	password := addUser(t, global, "alice", "register_device", "request_pin", "generate_qr",
 		"lock", "unlock", "locate", "wipe", "retire", "force_checkin")
 
@@ -64,7 +69,8 @@ func TestBrowserAppleDeviceLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Alice asks for a PIN for her iPhone; the iPhone opens /go and gives it.
+	// Alice asks for a PIN for her iPhone; the iPhone opens the link she
+	// was mailed and gives the PIN.
 	if err := browserSignIn(ctx, w.URL, "alice", password, 390, 844); err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +85,13 @@ func TestBrowserAppleDeviceLifecycle(t *testing.T) {
 	}
 	startRegistration(domain.PlatformIOS, "pin")
 	pin := strings.TrimSpace(text(".pin"))
+	mailed := smtp.WaitMail(t, 30*time.Second, func(m outboxtest.Mail) bool { return strings.Join(m.To, ",") == "alice@example.com" })
+	mailedLink := regexp.MustCompile(`/go\?t=([A-Za-z0-9_-]+)`).FindStringSubmatch(mailText(t, mailed))
+	if mailedLink == nil {
+		t.Fatalf("the invitation mail has no link:\n%s", mailText(t, mailed))
+	}
 	phone := w.newAppleDevice(t, domain.PlatformIOS, 0)
-	if err := phone.Enroll(t.Context(), nil, applesim.Registration{Server: w.URL, Username: "alice", PIN: pin}); err != nil {
+	if err := phone.Enroll(t.Context(), nil, applesim.Registration{Server: w.URL, Username: "alice", PIN: pin, Token: mailedLink[1]}); err != nil {
 		t.Fatalf("the iPhone's enrollment: %v", err)
 	}
 	router.add(t, phone)
