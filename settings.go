@@ -150,8 +150,6 @@ var Settings = []Setting{
 			"2. Sign in with your user name and your password or registration PIN.\n" +
 			"3. Download and run the device agent from the link on that page; sign in again when it asks.\n" +
 			"4. The PC shows as Active in the portal within a minute."},
-	{Key: "apple.push_topic", Group: "apple", Label: "Push topic", Check: pushTopic,
-		Help: "The topic of the Apple push certificate, com.apple.mgmt.External.… (the UID in its subject). Enrollment profiles carry it; without it, Apple devices cannot enroll."},
 	{Key: "apple.sign_profile", Group: "apple", Label: "Sign the enrollment profile with the server's certificate", Kind: SwitchSetting, Default: "true", Check: boolean,
 		Help: "A signed profile shows who it comes from on the device. Switch off only when the server's certificate cannot sign (a proxy holds the real one)."},
 	{Key: "apple.web_clip", Group: "apple", Label: "Put the portal on the home screen of iPhones and iPads", Kind: SwitchSetting, Default: "false", Check: boolean,
@@ -338,18 +336,6 @@ func (v SettingValues) CertificateTypesOffered() []CertificateType {
 // certificate of the type, and so is pushed again when it changes.
 func (v SettingValues) EmailUses(t CertificateType) bool {
 	return v.Get("email.server") != "" && v.Bool("email.smime_"+string(t))
-}
-
-// pushTopic accepts an MDM push certificate's topic, which Apple requires
-// to start com.apple.mgmt.
-func pushTopic(s string) error {
-	if s == "" {
-		return nil
-	}
-	if !strings.HasPrefix(s, "com.apple.mgmt.") || len(s) > 200 || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r > '~' }) {
-		return Errorf(EINVALID, "A push topic starts with com.apple.mgmt. and has no spaces, for example com.apple.mgmt.External.5f3a….")
-	}
-	return nil
 }
 
 func boolean(s string) error {

@@ -24,9 +24,9 @@ import (
 // to trust it, SCEP gives the identity, and the device then shows it as
 // its TLS client certificate, with no Mdm-Signature.
 func TestAppleEnrollmentOverMutualTLS(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "data")
-	in := serveAt(t, "0.0.0.0:0", "--data", data)
-	run(t, "", "--data", data, "settings", "set", "apple.push_topic=com.apple.mgmt.External.e2e")
+	w := newAppleWorld(t)
+	in, data := w.instance, w.data
+	w.uploadPushCertificate(t)
 	password := addUser(t, []string{"--data", data}, "grace", "register_device")
 	if _, err := os.Stat(filepath.Join(data, "apple", "ca.key")); err != nil {
 		t.Fatalf("no SCEP CA in the data directory: %v", err)
@@ -115,10 +115,10 @@ func TestAppleEnrollmentOverMutualTLS(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, b
 	}
-	if s, b := put("/mdm/checkin", map[string]any{"MessageType": "Authenticate", "UDID": dev.UDID, "Topic": "com.apple.mgmt.External.e2e", "ProductName": "iPhone15,2", "OSVersion": "17.4.1", "DeviceName": "Grace's iPhone"}); s != http.StatusOK {
+	if s, b := put("/mdm/checkin", map[string]any{"MessageType": "Authenticate", "UDID": dev.UDID, "Topic": appleTopic, "ProductName": "iPhone15,2", "OSVersion": "17.4.1", "DeviceName": "Grace's iPhone"}); s != http.StatusOK {
 		t.Fatalf("Authenticate: %d %s", s, b)
 	}
-	if s, b := put("/mdm/checkin", map[string]any{"MessageType": "TokenUpdate", "UDID": dev.UDID, "Topic": "com.apple.mgmt.External.e2e", "Token": []byte{1, 2, 3}, "PushMagic": "magic"}); s != http.StatusOK {
+	if s, b := put("/mdm/checkin", map[string]any{"MessageType": "TokenUpdate", "UDID": dev.UDID, "Topic": appleTopic, "Token": []byte{1, 2, 3}, "PushMagic": "magic"}); s != http.StatusOK {
 		t.Fatalf("TokenUpdate: %d %s", s, b)
 	}
 	s, b := put("/mdm/connect", map[string]any{"UDID": dev.UDID, "Status": "Idle"})

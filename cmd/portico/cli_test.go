@@ -49,6 +49,8 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		{"bench: a duration that is not one", map[string]string{"PORTICO_DURATION": "30"}, []string{"bench", "checkins"}, 2, `PORTICO_DURATION="30" is not a duration`},
 		{"bench: the concurrency from the environment", map[string]string{"PORTICO_CONCURRENCY": "0"}, []string{"bench", "checkins"}, 2, "must be positive"},
 		{"bench: the duration from the environment", map[string]string{"PORTICO_DURATION": "-1s"}, []string{"bench", "checkins"}, 2, "must be positive"},
+		{"serve: an APNs stand-in that is not https", map[string]string{"PORTICO_APNS_URL": "http://127.0.0.1:1"}, []string{"serve"}, 2, `--apns-url "http://127.0.0.1:1" is not an https:// URL`},
+		{"serve: APNs roots that are no PEM", map[string]string{"PORTICO_APNS_CA": "cli_test.go"}, []string{"serve"}, 2, "--apns-ca cli_test.go has no PEM certificate"},
 		{"serve: a SCEP CA without its key", map[string]string{"PORTICO_SCEP_CA_CERT": "ca.pem"}, []string{"serve"}, 2, "--scep-ca-cert and --scep-ca-key go together"},
 		{"serve: a profile signing certificate without its key", map[string]string{"PORTICO_PROFILE_SIGNING_CERT": "sign.pem"}, []string{"serve"}, 2, "--profile-signing-cert and --profile-signing-key go together"},
 		{"user add: an admin flag that is not a boolean", map[string]string{"PORTICO_ADMIN": "maybe"}, []string{"user", "add", "carol"}, 2, `PORTICO_ADMIN="maybe" is not true or false`},

@@ -24,7 +24,7 @@ func (c *cli) appleSim(ctx context.Context, p portico.Platform, reg applesim.Reg
 	if !p.Apple() {
 		return usageError("--protocol apple simulates ios, ipados or macos devices, not " + string(p))
 	}
-	roots, err := pemCertificates(caFile)
+	roots, err := pemCertificates("--ca", caFile)
 	if err != nil {
 		return err
 	}
@@ -69,16 +69,16 @@ func (c *cli) appleSim(ctx context.Context, p portico.Platform, reg applesim.Reg
 	return nil
 }
 
-// pemCertificates reads the certificates of a PEM file, such as serve's
-// self-signed tls/cert.pem, which the devices trust besides the system's;
-// none without a file.
-func pemCertificates(file string) ([]*x509.Certificate, error) {
+// pemCertificates reads the certificates of a PEM file given with flag,
+// such as serve's self-signed tls/cert.pem, which the devices trust
+// besides the system's; none without a file.
+func pemCertificates(flag, file string) ([]*x509.Certificate, error) {
 	if file == "" {
 		return nil, nil
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("--ca: %w", err)
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	var certs []*x509.Certificate
 	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
@@ -87,12 +87,12 @@ func pemCertificates(file string) ([]*x509.Certificate, error) {
 		}
 		cert, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("--ca %s: %w", file, err)
+			return nil, fmt.Errorf("%s %s: %w", flag, file, err)
 		}
 		certs = append(certs, cert)
 	}
 	if len(certs) == 0 {
-		return nil, usageError(fmt.Sprintf("--ca %s has no PEM certificate", file))
+		return nil, usageError(fmt.Sprintf("%s %s has no PEM certificate", flag, file))
 	}
 	return certs, nil
 }

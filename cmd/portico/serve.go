@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/apns"
 	"github.com/portico-mdm/portico/internal/applemdm"
 	"github.com/portico-mdm/portico/internal/backup"
 	"github.com/portico-mdm/portico/internal/outbox"
@@ -40,6 +41,7 @@ type serveFlags struct {
 	metricsAddr, metricsToken, logLevel            string
 	scepCACert, scepCAKey                          string
 	profileSigningCert, profileSigningKey          string
+	apnsURL, apnsCA                                string
 }
 
 func (c *cli) serve(ctx context.Context, g globals, args []string) error {
@@ -57,6 +59,8 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 	fs.StringVar(&f.scepCAKey, "scep-ca-key", c.env("scep-ca-key", ""), "RSA key of --scep-ca-cert, PEM (PORTICO_SCEP_CA_KEY)")
 	fs.StringVar(&f.profileSigningCert, "profile-signing-cert", c.env("profile-signing-cert", ""), "certificate chain, PEM, that signs Apple enrollment profiles; default: the TLS certificate (PORTICO_PROFILE_SIGNING_CERT)")
 	fs.StringVar(&f.profileSigningKey, "profile-signing-key", c.env("profile-signing-key", ""), "private key of --profile-signing-cert, PEM (PORTICO_PROFILE_SIGNING_KEY)")
+	fs.StringVar(&f.apnsURL, "apns-url", c.env("apns-url", ""), "Apple's push service, or a stand-in for tests; default: "+apns.Production+" (PORTICO_APNS_URL)")
+	fs.StringVar(&f.apnsCA, "apns-ca", c.env("apns-ca", ""), "PEM certificates that verify --apns-url instead of the system's (PORTICO_APNS_CA)")
 	fs.StringVar(&f.logLevel, "log-level", c.env("log-level", "info"), "debug, info, warn or error (PORTICO_LOG_LEVEL)")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -77,6 +81,10 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 	}
 	if (f.profileSigningCert == "") != (f.profileSigningKey == "") {
 		return usageError("--profile-signing-cert and --profile-signing-key go together")
+	}
+	apnsURL, apnsRoots, err := apnsTarget(f)
+	if err != nil {
+		return err
 	}
 	log := slog.New(web.LogHandler{Handler: slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: level})})
 	slog.SetDefault(log)
@@ -121,6 +129,12 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 	if err != nil {
 		return err
 	}
+	if tlsConfig != nil {
+		// Browsers offer only client certificates of the CAs named here,
+		// so a desktop with certificates of its own shows no picker.
+		tlsConfig.ClientCAs = x509.NewCertPool()
+		tlsConfig.ClientCAs.AddCert(apple.CA.Cert)
+	}
 	var backups service.Backups
 	if !g.postgres() {
 		backups = backup.Maker{DB: db, Data: g.data}
@@ -130,7 +144,7 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 	pusher := &servicePusher{}
 	messages := outbox.New(outbox.Config{Store: db, Log: log, Pusher: pusher})
 	svc := service.New(service.Config{Store: db, Passwords: secret.Default, Log: log, BaseURL: url, Wake: hub, Sealer: sealer,
-		Apple: apple, Backups: backups, TestSender: messages})
+		Apple: apple, Backups: backups, TestSender: messages, APNsURL: apnsURL, APNsRootCAs: apnsRoots})
 	pusher.Service = svc
 	if err := svc.CheckSealingKey(ctx); err != nil {
 		return err
@@ -296,8 +310,9 @@ func (c *cli) tlsConfig(g globals, f serveFlags, addr net.Addr) (*tls.Config, st
 		return nil, "", fmt.Errorf("loading the TLS certificate: %w", err)
 	}
 	// Apple devices show their identity as a client certificate; asked
-	// for, not required, so that browsers need none. The MDM endpoints
-	// check it.
+	// for, not required nor verified here, so that browsers need none and
+	// a device whose certificate the server no longer accepts gets the
+	// MDM endpoints' 401, which makes it remove its enrollment.
 	return &tls.Config{
 		Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"},
 		ClientAuth: tls.RequestClientCert,
@@ -346,6 +361,29 @@ func appleConfig(g globals, f serveFlags, tlsConfig *tls.Config, log *slog.Logge
 		}
 	}
 	return &cfg, nil
+}
+
+// apnsTarget is where pushes go: Apple's service unless --apns-url names
+// a stand-in, verified by the system's roots or by --apns-ca.
+func apnsTarget(f serveFlags) (string, *x509.CertPool, error) {
+	if f.apnsURL != "" {
+		u, err := url.Parse(f.apnsURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return "", nil, usageError(fmt.Sprintf("--apns-url %q is not an https:// URL", f.apnsURL))
+		}
+	}
+	if f.apnsCA == "" {
+		return f.apnsURL, nil, nil
+	}
+	certs, err := pemCertificates("--apns-ca", f.apnsCA)
+	if err != nil {
+		return "", nil, err
+	}
+	pool := x509.NewCertPool()
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return f.apnsURL, pool, nil
 }
 
 // secure says whether browsers reach serve over HTTPS: when it terminates

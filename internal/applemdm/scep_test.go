@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smallstep/pkcs7"
 	"github.com/smallstep/scep"
 	"howett.net/plist"
 
@@ -74,6 +75,35 @@ func TestSCEP(t *testing.T) {
 	}
 	if status := dev.SCEPReply(t, ca.Cert, raw); status != scep.FAILURE {
 		t.Errorf("refusal status %s", status)
+	}
+}
+
+// TestSCEPEncryptions: the CA opens a request whatever content encryption
+// the device chose: DES-CBC as libraries default to, AES as iPhones use
+// when GetCACaps offers it.
+func TestSCEPEncryptions(t *testing.T) {
+	ca := newCA(t)
+	dev := mdmtest.NewDevice(t, "udid-enc")
+	for name, alg := range map[string]int{
+		"DES-CBC":     pkcs7.EncryptionAlgorithmDESCBC,
+		"AES-128-CBC": pkcs7.EncryptionAlgorithmAES128CBC,
+		"AES-256-CBC": pkcs7.EncryptionAlgorithmAES256CBC,
+		"AES-256-GCM": pkcs7.EncryptionAlgorithmAES256GCM,
+	} {
+		t.Run(name, func(t *testing.T) {
+			// The library encrypts with a process-wide choice.
+			was := pkcs7.ContentEncryptionAlgorithm
+			pkcs7.ContentEncryptionAlgorithm = alg
+			body := dev.SCEPRequest(t, ca.Cert, "asked-for", "challenge-"+name)
+			pkcs7.ContentEncryptionAlgorithm = was
+			req, err := ca.ParseSCEP(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if req.Challenge != "challenge-"+name {
+				t.Errorf("challenge = %q", req.Challenge)
+			}
+		})
 	}
 }
 

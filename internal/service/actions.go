@@ -159,7 +159,8 @@ func (s *Service) Act(ctx context.Context, deviceID int64, kind portico.CommandK
 	if err != nil {
 		return nil, err
 	}
-	if cmd.Status == portico.CommandQueued {
+	if cmd.Status == portico.CommandQueued && e == nil {
+		// An Apple device's push was queued with the command.
 		s.wakeDevice(ctx, d.ID)
 	}
 	cmd.PIN = pin
@@ -209,11 +210,22 @@ func (s *Service) noticeOwner(ctx context.Context, st store.Store, d *portico.De
 	})
 }
 
+// wakeDevice tells a device that a command waits for it: an Apple device
+// enrolled in MDM through a push, any other through the wake hub its
+// agent waits on.
 func (s *Service) wakeDevice(ctx context.Context, deviceID int64) {
-	if s.wake == nil {
+	ctx = context.WithoutCancel(ctx)
+	e, err := s.store.AppleEnrollment(ctx, deviceID)
+	switch {
+	case err == nil:
+		err = s.pushApple(ctx, s.store, e)
+	case portico.ErrorCode(err) != portico.ENOTFOUND:
+	case s.wake == nil:
 		return
+	default:
+		err = s.wake.Publish(ctx, deviceID)
 	}
-	if err := s.wake.Publish(context.WithoutCancel(ctx), deviceID); err != nil {
+	if err != nil {
 		// The device still finds the command at its next check-in.
 		s.log.WarnContext(ctx, "waking a device", "device", deviceID, "err", err)
 	}

@@ -14,9 +14,31 @@ import (
 )
 
 // queueAppleCommand is where every command for an Apple device is queued:
-// the device then needs a push to poll for it.
+// the device then needs a push to poll for it, queued in the same
+// transaction. A held command (a wipe in its grace period) is pushed when
+// it is released.
 func (s *Service) queueAppleCommand(ctx context.Context, st store.Store, d *portico.Device, cmd *portico.Command) error {
-	return st.QueueCommand(ctx, cmd)
+	if err := st.QueueCommand(ctx, cmd); err != nil {
+		return err
+	}
+	if cmd.Status != portico.CommandQueued {
+		return nil
+	}
+	e, err := st.AppleEnrollment(ctx, d.ID)
+	if err != nil {
+		return err
+	}
+	return s.pushApple(ctx, st, e)
+}
+
+// pushApple queues the push that wakes an enrolled Apple device. A device
+// without a push token (none sent yet, or Apple refused it) is not pushed:
+// it polls after its next TokenUpdate.
+func (s *Service) pushApple(ctx context.Context, st store.Store, e *portico.AppleEnrollment) error {
+	if len(e.PushToken) == 0 {
+		return nil
+	}
+	return s.queuePush(ctx, st, portico.Push{DeviceID: e.DeviceID, Token: e.PushToken, PushMagic: e.PushMagic, Topic: e.Topic})
 }
 
 // AppleConnect handles a request on the command channel from the device

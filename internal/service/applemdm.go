@@ -38,6 +38,10 @@ func (s *Service) AppleCACert() ([]byte, error) {
 	return s.apple.CA.Cert.Raw, nil
 }
 
+// errNoPushCertificate is what a user is told while no push certificate
+// is uploaded; the admin's push page says what to do.
+var errNoPushCertificate = portico.Errorf(portico.ECONFLICT, "Apple devices cannot be registered yet: the administrator has not uploaded the push certificate.")
+
 var errAppleOff = portico.Errorf(portico.ENOTFOUND, "Apple device management is not set up on this server.")
 
 // appleEnrollment returns the Apple enrollment of d, or nil for a device
@@ -62,9 +66,11 @@ func (s *Service) enrollmentProfile(ctx context.Context, st store.Store, ch *por
 	if s.apple == nil {
 		return nil, errAppleOff
 	}
-	topic := v.Get("apple.push_topic")
-	if topic == "" {
-		return nil, portico.Errorf(portico.ECONFLICT, "iPhones, iPads and Macs cannot enroll yet: the administrator has not set up the Apple push certificate.")
+	topic, err := s.PushTopic(ctx)
+	if portico.ErrorCode(err) == portico.ENOTFOUND {
+		return nil, errNoPushCertificate
+	} else if err != nil {
+		return nil, err
 	}
 	challenge, hash := secret.NewToken()
 	ch.CreatedAt = s.clock.Now()
@@ -375,17 +381,10 @@ func (s *Service) enrolledDevice(ctx context.Context, cert *x509.Certificate, ud
 	return d, e, nil
 }
 
-// appleTopic is the push topic the server's devices use: the one the
-// enrollment profile carries.
-func (s *Service) appleTopic(ctx context.Context) (string, error) {
-	v, err := s.store.SettingValues(ctx)
-	return v.Get("apple.push_topic"), err
-}
-
 // checkAppleTopic refuses a check-in for another push topic than the
 // server's: the server could not wake the device with it.
 func (s *Service) checkAppleTopic(ctx context.Context, topic string) error {
-	want, err := s.appleTopic(ctx)
+	want, err := s.PushTopic(ctx)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"howett.net/plist"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/apns/apnstest"
 	"github.com/portico-mdm/portico/internal/applemdm"
 	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/selfsigned"
@@ -43,6 +44,16 @@ func newAppleEnv(t *testing.T) (*env, *x509.Certificate) {
 	e.svc = service.New(service.Config{Store: e.db, Passwords: secret.Cheap, Clock: e.clock, Sealer: newSealer(t, 1),
 		BaseURL: "https://mdm.example.com/", Apple: &service.AppleConfig{CA: ca, Signer: &pair, TrustRoot: root}})
 	return e, root
+}
+
+// uploadPushCertificate uploads a push certificate for topic, whose topic
+// the enrollment profile then names.
+func (e *env) uploadPushCertificate(t *testing.T, topic string) {
+	t.Helper()
+	now := e.clock.Now()
+	if _, err := e.svc.PutPushCertificate(e.op, pemUpload(apnstest.NewCertificate(t, topic, now.Add(-time.Hour), now.Add(365*24*time.Hour)))); err != nil {
+		t.Fatal(err)
+	}
 }
 
 type profilePayloads map[string]map[string]any
@@ -77,18 +88,19 @@ func TestEnrollmentProfile(t *testing.T) {
 		{"unsigned by the admin's switch", map[string]string{"apple.sign_profile": "false"}, portico.PlatformIOS, false, false, ""},
 		{"iPhone with the portal's Web Clip", map[string]string{"apple.web_clip": "true"}, portico.PlatformIOS, true, true, ""},
 		{"no Web Clip on a Mac", map[string]string{"apple.web_clip": "true"}, portico.PlatformMacOS, true, false, ""},
-		{"no push certificate yet", map[string]string{"apple.push_topic": ""}, portico.PlatformIOS, false, false,
-			"iPhones, iPads and Macs cannot enroll yet: the administrator has not set up the Apple push certificate."},
+		{"no push certificate yet", nil, portico.PlatformIOS, false, false,
+			"Apple devices cannot be registered yet: the administrator has not uploaded the push certificate."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e, tlsCert := newAppleEnv(t)
-			settings := map[string]string{"apple.push_topic": "com.apple.mgmt.External.1"}
-			for k, v := range tt.settings {
-				settings[k] = v
+			if tt.note == "" {
+				e.uploadPushCertificate(t, "com.apple.mgmt.External.1")
 			}
-			if err := e.svc.SetSettings(e.op, settings); err != nil {
-				t.Fatal(err)
+			if tt.settings != nil {
+				if err := e.svc.SetSettings(e.op, tt.settings); err != nil {
+					t.Fatal(err)
+				}
 			}
 			alice := e.addUser(t, "alice", false, portico.RoleRegisterDevice)
 			started, err := e.svc.StartRegistration(as(alice), portico.InviteByMessage, tt.platform)
@@ -150,7 +162,7 @@ func TestAppleSCEPRefusal(t *testing.T) {
 
 func TestMyEnrollmentProfileRefusals(t *testing.T) {
 	e, _ := newAppleEnv(t)
-	e.svc.SetSettings(e.op, map[string]string{"apple.push_topic": "com.apple.mgmt.External.1"})
+	e.uploadPushCertificate(t, "com.apple.mgmt.External.1")
 	alice := e.addUser(t, "alice", false, portico.RoleRegisterDevice)
 	bob := e.addUser(t, "bob", false, portico.RoleRegisterDevice)
 	android, err := e.svc.StartRegistration(as(alice), portico.InviteByMessage, portico.PlatformAndroid)

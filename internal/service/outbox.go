@@ -45,22 +45,23 @@ func (s *Service) SendTestMessage(ctx context.Context, ch portico.Channel, to st
 		s.auditRefusal(ctx, action, err)
 		return "", err
 	}
+	v, err := s.store.SettingValues(ctx)
+	if err != nil {
+		return "", err
+	}
+	name := v.PortalName()
 	m := &portico.Message{
-		Channel: ch, To: strings.TrimSpace(to), Subject: "Test message from Portico",
-		Text:      "This is a test message. It shows that Portico can send " + strings.ToLower(ch.Label()) + " with the settings as they are now.",
+		Channel: ch, To: strings.TrimSpace(to), Subject: "Test message from " + name,
+		Text:      "This is a test message. It shows that " + name + " can send " + strings.ToLower(ch.Label()) + " with the settings as they are now.",
 		CreatedAt: s.clock.Now(),
 	}
 	if ch == portico.ChannelSMS {
-		m.Subject, m.Text = "", "Test message from Portico: SMS delivery works."
+		m.Subject, m.Text = "", "Test message from "+name+": SMS delivery works."
 	}
 	if err := m.Validate(); err != nil {
 		return "", err
 	}
 	action.Target = m.To
-	v, err := s.store.SettingValues(ctx)
-	if err != nil {
-		return "", err
-	}
 	if s.outbox == nil {
 		return "", portico.Errorf(portico.ECONFLICT, "This server sends no messages, so it cannot send a test message.")
 	}

@@ -293,13 +293,20 @@ func (s *Service) pushClient(ctx context.Context) (*apns.Client, error) {
 }
 
 // PushTokenInvalid records that Apple refused a device's push token for
-// good: the device removed its enrollment profile, or was erased. Nothing
-// reaches it until it enrolls again.
+// good: the device removed its enrollment profile, or was erased. The
+// token is forgotten, so that no more pushes are queued for it until the
+// device sends a new one in a TokenUpdate.
 func (s *Service) PushTokenInvalid(ctx context.Context, deviceID int64, reason string) error {
 	ctx = portico.NewContextWithActor(ctx, portico.Actor{System: true})
-	return s.audit(ctx, s.store, portico.AuditEntry{
-		Action: "push.token-invalid", DeviceID: deviceID, Target: fmt.Sprint(deviceID),
-		Result: portico.ResultFailed, Detail: strings.TrimSpace(reason),
+	return s.store.InTx(ctx, func(st store.Store) error {
+		err := st.ClearApplePushToken(ctx, deviceID, s.clock.Now())
+		if err != nil && portico.ErrorCode(err) != portico.ENOTFOUND {
+			return err
+		}
+		return s.audit(ctx, st, portico.AuditEntry{
+			Action: "push.token-invalid", DeviceID: deviceID, Target: fmt.Sprint(deviceID),
+			Result: portico.ResultFailed, Detail: strings.TrimSpace(reason),
+		})
 	})
 }
 

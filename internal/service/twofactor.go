@@ -86,7 +86,11 @@ func (s *Service) TwoFactor(ctx context.Context) (*TwoFactor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &TwoFactor{Pending: &TwoFactorSetup{Secret: secret, URL: otpauthURL(u, secret)}}, nil
+	v, err := s.store.SettingValues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &TwoFactor{Pending: &TwoFactorSetup{Secret: secret, URL: otpauthURL(u, secret, v.PortalName())}}, nil
 }
 
 // StartTwoFactor makes a new secret for the signed-in user to set up,
@@ -99,7 +103,9 @@ func (s *Service) StartTwoFactor(ctx context.Context) error {
 	if s.sealer == nil {
 		return fmt.Errorf("service: no sealer for second factors")
 	}
-	key, err := totp.Generate(totp.GenerateOpts{Issuer: totpIssuer, AccountName: u.Username, Period: totpPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	// Only the secret is kept: the issuer apps show comes from the portal's
+	// name when TwoFactor makes the URL.
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: portico.DefaultPortalName, AccountName: u.Username, Period: totpPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {
 		return err
 	}
@@ -413,14 +419,12 @@ func (s *Service) openTOTP(t *portico.TOTP) (string, error) {
 	return string(b), nil
 }
 
-// otpauthURL is the address authenticator apps read from a QR code.
-func otpauthURL(u *portico.User, secret string) string {
-	q := url.Values{"secret": {secret}, "issuer": {totpIssuer}, "period": {strconv.Itoa(totpPeriod)}, "digits": {"6"}, "algorithm": {"SHA1"}}
-	return (&url.URL{Scheme: "otpauth", Host: "totp", Path: "/" + totpIssuer + ":" + u.Username, RawQuery: q.Encode()}).String()
+// otpauthURL is the address authenticator apps read from a QR code; they
+// list the code under issuer, the portal's name.
+func otpauthURL(u *portico.User, secret, issuer string) string {
+	q := url.Values{"secret": {secret}, "issuer": {issuer}, "period": {strconv.Itoa(totpPeriod)}, "digits": {"6"}, "algorithm": {"SHA1"}}
+	return (&url.URL{Scheme: "otpauth", Host: "totp", Path: "/" + issuer + ":" + u.Username, RawQuery: q.Encode()}).String()
 }
-
-// totpIssuer is the name authenticator apps list the code under.
-const totpIssuer = "Portico"
 
 // totpContext binds a sealed secret to its user.
 func totpContext(userID int64) []byte { return fmt.Appendf(nil, "totp:%d", userID) }

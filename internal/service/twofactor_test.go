@@ -65,6 +65,15 @@ func TestTwoFactorSetUp(t *testing.T) {
 	if key, err := otp.NewKeyFromURL(tf.Pending.URL); err != nil || key.Secret() != tf.Pending.Secret || key.AccountName() != "alice" || key.Issuer() != "Portico" {
 		t.Errorf("otpauth URL %q does not carry the secret: %v", tf.Pending.URL, err)
 	}
+	// Authenticator apps list the code under the portal's name.
+	if err := e.svc.SetSettings(e.op, map[string]string{"branding.name": "ACME Devices"}); err != nil {
+		t.Fatal(err)
+	}
+	if tf, err := e.svc.TwoFactor(as(alice)); err != nil {
+		t.Fatal(err)
+	} else if key, err := otp.NewKeyFromURL(tf.Pending.URL); err != nil || key.Issuer() != "ACME Devices" || !strings.Contains(tf.Pending.URL, "/ACME%20Devices:alice?") {
+		t.Errorf("otpauth URL %q after renaming the portal (issuer %v)", tf.Pending.URL, err)
+	}
 	// Sign-in does not ask for a factor that is not confirmed.
 	if held, err := e.svc.BeginSignIn(from("192.0.2.1"), alice); err != nil || held != nil {
 		t.Errorf("pending factor holds the sign-in: %+v, %v", held, err)

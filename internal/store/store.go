@@ -337,6 +337,10 @@ type AppleMDM interface {
 	// SetAppleState records whether the device is supervised and in lost
 	// mode.
 	SetAppleState(ctx context.Context, deviceID int64, supervised, lostMode bool, at time.Time) error
+	// ClearApplePushToken forgets the device's push token and magic, which
+	// Apple refused for good: the device is pushed again only after its
+	// next TokenUpdate. ENOTFOUND for a device not enrolled.
+	ClearApplePushToken(ctx context.Context, deviceID int64, at time.Time) error
 	// SendAppleCommand marks the device's oldest queued command sent with
 	// the CommandUUID and returns it; ENOTFOUND when none is queued.
 	SendAppleCommand(ctx context.Context, deviceID int64, uuid string, now time.Time) (*portico.Command, error)

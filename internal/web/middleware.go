@@ -154,6 +154,11 @@ func AccessLog(log *slog.Logger) Middleware {
 			start := time.Now()
 			rec := &StatusRecorder{ResponseWriter: w}
 			next.ServeHTTP(rec, r)
+			if rec.Status == 0 {
+				// A handler that writes nothing, such as an MDM check-in
+				// or an Idle with no command, answers an empty 200.
+				rec.Status = http.StatusOK
+			}
 			log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path,
 				"status", rec.Status, "duration", time.Since(start),
 				"source", portico.ActorFromContext(r.Context()).Source)

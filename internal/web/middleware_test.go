@@ -1,6 +1,10 @@
 package web_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -48,5 +52,30 @@ func TestLocalPath(t *testing.T) {
 		if got := web.LocalPath(in); got != want {
 			t.Errorf("LocalPath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestAccessLogStatus: the log says the status the client got, also when
+// the handler wrote nothing (an empty 200).
+func TestAccessLogStatus(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		want    int
+	}{
+		{"nothing written", func(http.ResponseWriter, *http.Request) {}, http.StatusOK},
+		{"a body", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }, http.StatusOK},
+		{"a refusal", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusUnauthorized) }, http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			h := web.AccessLog(slog.New(slog.NewJSONHandler(&out, nil)))(tt.handler)
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPut, "/mdm/checkin", nil))
+			var line struct{ Status int }
+			if err := json.Unmarshal(out.Bytes(), &line); err != nil || line.Status != tt.want {
+				t.Errorf("logged %s, want status %d", out.Bytes(), tt.want)
+			}
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/asn1"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -31,10 +32,12 @@ type Push struct {
 }
 
 // Server is the stand-in. Its URL is the client's base URL; its RootCAs
-// verify it.
+// verify it, as does CertPEM, its certificate, for a client in another
+// process.
 type Server struct {
 	URL     string
 	RootCAs *x509.CertPool
+	CertPEM []byte
 
 	mu       sync.Mutex
 	pushes   []Push
@@ -67,6 +70,7 @@ func New(t testing.TB) *Server {
 	s.URL = ts.URL
 	s.RootCAs = x509.NewCertPool()
 	s.RootCAs.AddCert(ts.Certificate())
+	s.CertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw})
 	return s
 }
 

@@ -81,6 +81,12 @@ func (c *conn) SetAppleState(ctx context.Context, deviceID int64, supervised, lo
 	return mustAffect(res, err, "Device %d is not enrolled in Apple MDM.", deviceID)
 }
 
+func (c *conn) ClearApplePushToken(ctx context.Context, deviceID int64, now time.Time) error {
+	res, err := c.exec(ctx, "UPDATE apple_enrollments SET push_token = NULL, push_magic = '', updated_at = ? WHERE device_id = ?",
+		at(now), deviceID)
+	return mustAffect(res, err, "Device %d is not enrolled in Apple MDM.", deviceID)
+}
+
 func (c *conn) SendAppleCommand(ctx context.Context, deviceID int64, uuid string, now time.Time) (*portico.Command, error) {
 	cmd, err := scanCommand(c.writeRow(ctx, `UPDATE commands SET status = ?, sent_at = ?, apple_uuid = ?
 		WHERE id = (SELECT min(id) FROM commands WHERE device_id = ? AND status = ?) AND status = ? RETURNING `+commandColumns,

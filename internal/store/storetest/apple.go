@@ -89,6 +89,15 @@ func testAppleEnrollments(t *testing.T, st store.Store) {
 	}
 	wantTime(t, "EnrolledAt", back.EnrolledAt, base)
 	wantTime(t, "UpdatedAt", back.UpdatedAt, base.Add(2*time.Minute))
+	// A token Apple refused is forgotten; the rest of the enrollment stays.
+	check(t, st.ClearApplePushToken(ctx(t), d.ID, base.Add(3*time.Minute)))
+	cleared, err := st.AppleEnrollment(ctx(t), d.ID)
+	check(t, err)
+	if len(cleared.PushToken) != 0 || cleared.PushMagic != "" || cleared.UDID != "UDID-1" || string(cleared.UnlockToken) != "sealed" || !cleared.LostMode {
+		t.Errorf("enrollment after clearing its push token %+v", cleared)
+	}
+	wantTime(t, "UpdatedAt", cleared.UpdatedAt, base.Add(3*time.Minute))
+	wantCode(t, st.ClearApplePushToken(ctx(t), other.ID, base), portico.ENOTFOUND)
 	// Another device with the same UDID is refused.
 	wantCode(t, st.PutAppleEnrollment(ctx(t), &portico.AppleEnrollment{DeviceID: other.ID, UDID: "UDID-1", Fingerprint: hash("x"),
 		Topic: "t", EnrolledAt: base, UpdatedAt: base}), portico.ECONFLICT)

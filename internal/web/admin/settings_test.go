@@ -79,6 +79,9 @@ func TestSendTestSMS(t *testing.T) {
 	e.AddUser("root", true)
 	root := e.SignIn("root")
 	gw := outboxtest.NewSMSGateway(t)
+	if err := e.Service.SetSettings(e.Op, map[string]string{"branding.name": "ACME Devices"}); err != nil {
+		t.Fatal(err)
+	}
 	if res := e.PostForm(root, "/admin/settings/sms", url.Values{"sms.url": {gw.URL + "/send"}, "sms.auth_value": {"Bearer k3y"}}); res.Status != http.StatusSeeOther {
 		t.Fatalf("saving: status %d:\n%s", res.Status, res.Body)
 	}
@@ -90,7 +93,7 @@ func TestSendTestSMS(t *testing.T) {
 		t.Fatalf("status %d:\n%s", res.Status, res.Body)
 	}
 	reqs := gw.Requests()
-	if len(reqs) != 1 || !strings.Contains(reqs[0].Body, `"to": "+44 20 7946 0000"`) || reqs[0].Header.Get("Authorization") != "Bearer k3y" {
+	if len(reqs) != 1 || !strings.Contains(reqs[0].Body, `"to": "+44 20 7946 0000"`) || !strings.Contains(reqs[0].Body, "Test message from ACME Devices: SMS delivery works.") || reqs[0].Header.Get("Authorization") != "Bearer k3y" {
 		t.Errorf("the gateway received %+v", reqs)
 	}
 	gw.Answer(http.StatusInternalServerError)

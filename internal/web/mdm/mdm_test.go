@@ -23,10 +23,12 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/apns/apnstest"
 	"github.com/portico-mdm/portico/internal/applemdm"
 	"github.com/portico-mdm/portico/internal/applemdm/mdmtest"
 	"github.com/portico-mdm/portico/internal/certfile/certfiletest"
 	"github.com/portico-mdm/portico/internal/server/servertest"
+	"github.com/portico-mdm/portico/internal/service"
 	"github.com/portico-mdm/portico/internal/store"
 )
 
@@ -59,7 +61,12 @@ func (p enrollmentProfile) payload(t *testing.T, kind string) map[string]any {
 
 func newEnv(t *testing.T) *servertest.Env {
 	e := servertest.New(t)
-	if err := e.Service.SetSettings(e.Op, map[string]string{"apple.push_topic": topic, "privacy.location_employee": "true"}); err != nil {
+	if err := e.Service.SetSettings(e.Op, map[string]string{"privacy.location_employee": "true"}); err != nil {
+		t.Fatal(err)
+	}
+	now := e.Clock.Now()
+	push := apnstest.NewCertificate(t, topic, now.Add(-time.Hour), now.Add(365*24*time.Hour))
+	if _, err := e.Service.PutPushCertificate(e.Op, service.PushCertificateUpload{File: append(push.CertPEM, push.KeyPEM...)}); err != nil {
 		t.Fatal(err)
 	}
 	e.AddUser("alice", false, portico.Roles...)
