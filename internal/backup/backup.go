@@ -7,6 +7,7 @@ package backup
 
 import (
 	"archive/tar"
+	"bufio"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -166,12 +167,16 @@ var RestoreLimits = Limits{Bytes: 8 << 30, Entries: 10000}
 // file inside the directory and stopping at the limits; each one is
 // handed to fn with its content.
 func entries(r io.Reader, limits Limits, fn func(h *tar.Header, content io.Reader) error) error {
-	gz, err := gzip.NewReader(r)
+	// A buffered reader of our own, which gzip reads through as it is,
+	// tells whether anything follows the compressed stream.
+	br := bufio.NewReader(r)
+	gz, err := gzip.NewReader(br)
 	if errors.Is(err, io.EOF) {
 		return err
 	} else if err != nil {
 		return errNotGzip
 	}
+	gz.Multistream(false)
 	tr := tar.NewReader(gz)
 	sawDB := false
 	var size int64
@@ -196,7 +201,41 @@ func entries(r io.Reader, limits Limits, fn func(h *tar.Header, content io.Reade
 	if !sawDB {
 		return errors.New("it holds no database")
 	}
+	return end(br, gz)
+}
+
+// maxPadding bounds the zeros after a tar archive's end: tar pads its last
+// record to 10 KiB, and some writers to more.
+const maxPadding = 1 << 20
+
+// end reads the compressed stream to its end after the archive's: gzip
+// checks its checksum and length only there, so a backup damaged in its
+// last bytes reads as whole until then. What follows the archive may be
+// padding, zeros only; nothing may follow the stream.
+func end(br *bufio.Reader, gz *gzip.Reader) error {
+	n, err := io.Copy(zeros{}, io.LimitReader(gz, maxPadding+1))
+	if err != nil {
+		return err
+	}
+	if n > maxPadding {
+		return errTrailing
+	}
+	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+		return errTrailing
+	}
 	return nil
+}
+
+// zeros takes bytes that must all be zero.
+type zeros struct{}
+
+func (zeros) Write(p []byte) (int, error) {
+	for i, b := range p {
+		if b != 0 {
+			return i, errTrailing
+		}
+	}
+	return len(p), nil
 }
 
 // Read unpacks regular files only, and only to paths inside dir. On
@@ -302,7 +341,10 @@ func Verify(ctx context.Context, r io.Reader, limits Limits) (portico.BackupRepo
 	return rep, nil
 }
 
-var errNotGzip = errors.New("it is not a gzip-compressed archive")
+var (
+	errNotGzip  = errors.New("it is not a gzip-compressed archive")
+	errTrailing = errors.New("it has data after the archive's end; it may be damaged, or another file joined to it")
+)
 
 // readable turns the errors of reading an archive into what an admin can
 // act on.

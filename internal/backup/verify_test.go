@@ -122,6 +122,10 @@ func TestVerifyRefuses(t *testing.T) {
 		{"a path out of the directory", archive(t, entry{name: DBFile, typeflag: tar.TypeReg, body: "x"}, entry{name: "../x", typeflag: tar.TypeReg, body: "x"}), `unexpected entry "../x"`},
 		{"a database that is not one", archive(t, entry{name: DBFile, typeflag: tar.TypeReg, body: strings.Repeat("not sqlite ", 100)}), "does not open"},
 		{"a database of a newer schema", newerSchema(t, m, db), "schema version 9999, newer than this Portico's"},
+		{"a wrong checksum", damaged(good.Bytes(), crcFlipped), "its checksum does not match"},
+		{"no gzip trailer", damaged(good.Bytes(), trailerCut), "ends early"},
+		{"data after the end", damaged(good.Bytes(), junkAppended), "data after the archive's end"},
+		{"another gzip stream after the end", damaged(good.Bytes(), streamAppended), "data after the archive's end"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
