@@ -3,6 +3,7 @@ package service_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"image"
 	"image/png"
 	"io"
@@ -138,5 +139,38 @@ func TestBackupsRecordWhoTookThem(t *testing.T) {
 	}
 	if st, _ := pg.BackupStatus(as(root)); st.Available {
 		t.Error("backups are available without a maker")
+	}
+}
+
+// TestABackupIsKeptWhenRecordingItFails: the backup is whole by the time
+// it is recorded, and losing it for a failed record would leave the admin
+// without one.
+func TestABackupIsKeptWhenRecordingItFails(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	db, err := sqlstore.Open(ctx, data+"/"+backup.DBFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", data+"/"+backup.DBFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec("DROP TABLE backups"); err != nil {
+		t.Fatal(err)
+	}
+	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Backups: backup.Maker{DB: db, Data: data}})
+	cli := portico.NewContextWithActor(ctx, portico.Actor{System: true, Source: "cli"})
+	var b bytes.Buffer
+	if err := svc.WriteBackup(cli, &b); err != nil {
+		t.Fatalf("WriteBackup: %v", err)
+	}
+	if _, err := backup.Verify(ctx, &b, backup.RestoreLimits); err != nil {
+		t.Errorf("the backup written: %v", err)
 	}
 }
