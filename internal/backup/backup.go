@@ -8,6 +8,7 @@ package backup
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -61,9 +62,28 @@ func (m Maker) Write(ctx context.Context, w io.Writer) (int64, error) {
 	return Write(w, m.Data, snapshot)
 }
 
-// Verify checks a backup without restoring it; see Verify.
+// Verify checks a backup without restoring it; see Verify. An upload is
+// unpacked in the running server, so it may unpack to no more than a few
+// times the live database, which a backup of this installation would not
+// come near.
 func (m Maker) Verify(ctx context.Context, r io.Reader) (portico.BackupReport, error) {
-	return Verify(ctx, r, RestoreLimits)
+	return Verify(ctx, r, m.VerifyLimits())
+}
+
+// MinVerifyBytes is the least an upload may unpack to: enough for a new
+// installation's backups, restored where the data has grown.
+const MinVerifyBytes = 256 << 20
+
+// VerifyLimits are the limits of checking an upload: four times the live
+// database, at least MinVerifyBytes, at most RestoreLimits.
+func (m Maker) VerifyLimits() Limits {
+	var live int64
+	for _, name := range []string{DBFile, DBFile + "-wal"} {
+		if info, err := os.Stat(filepath.Join(m.Data, name)); err == nil {
+			live += info.Size()
+		}
+	}
+	return Limits{Bytes: min(max(4*live, MinVerifyBytes), RestoreLimits.Bytes), Entries: RestoreLimits.Entries}
 }
 
 // Write writes the archive of dataDir to w, with the database from
@@ -296,6 +316,8 @@ func mkdirs(dir, rel string, made *[]string) error {
 	return err
 }
 
+const sqliteHeader = "SQLite format 3\x00"
+
 // Verify reads a backup the way a restore would, without restoring it:
 // only its database is unpacked, into a temporary directory, and opened
 // there to read its schema version and what it holds. A backup this build
@@ -316,11 +338,16 @@ func Verify(ctx context.Context, r io.Reader, limits Limits) (portico.BackupRepo
 			return err
 		}
 		rep.TakenAt = h.ModTime.UTC()
+		// Nothing is written of what is not a database at all.
+		header := make([]byte, len(sqliteHeader))
+		if _, err := io.ReadFull(content, header); err != nil || string(header) != sqliteHeader {
+			return errors.New("its database is not a SQLite file")
+		}
 		f, err := os.OpenFile(db, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			return fmt.Errorf("it holds the database twice")
 		}
-		_, err = io.Copy(f, content)
+		_, err = io.Copy(f, io.MultiReader(bytes.NewReader(header), content))
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}

@@ -119,8 +119,10 @@ func TestVerifyRefuses(t *testing.T) {
 		{"a cut-off backup", good.Bytes()[:good.Len()/2], "ends early"},
 		{"gzip but not tar", gzipped.Bytes(), "not a tar archive"},
 		{"no database", archive(t, entry{name: "keys/secret.key", typeflag: tar.TypeReg, body: "key"}), "holds no database"},
-		{"a path out of the directory", archive(t, entry{name: DBFile, typeflag: tar.TypeReg, body: "x"}, entry{name: "../x", typeflag: tar.TypeReg, body: "x"}), `unexpected entry "../x"`},
-		{"a database that is not one", archive(t, entry{name: DBFile, typeflag: tar.TypeReg, body: strings.Repeat("not sqlite ", 100)}), "does not open"},
+		{"a path out of the directory", archive(t, entry{name: DBFile, typeflag: tar.TypeReg, body: "SQLite format 3\x00"}, entry{name: "../x", typeflag: tar.TypeReg, body: "x"}), `unexpected entry "../x"`},
+		{"a database that is not one", archive(t, entry{name: DBFile, typeflag: tar.TypeReg, body: strings.Repeat("not sqlite ", 100)}), "its database is not a SQLite file"},
+		{"a database shorter than a header", archive(t, entry{name: DBFile, typeflag: tar.TypeReg, body: "SQLite"}), "its database is not a SQLite file"},
+		{"a damaged database", archive(t, entry{name: DBFile, typeflag: tar.TypeReg, body: "SQLite format 3\x00" + strings.Repeat("x", 1000)}), "does not open"},
 		{"a database of a newer schema", newerSchema(t, m, db), "schema version 9999, newer than this Portico's"},
 		{"a wrong checksum", damaged(good.Bytes(), crcFlipped), "its checksum does not match"},
 		{"no gzip trailer", damaged(good.Bytes(), trailerCut), "ends early"},
@@ -134,5 +136,40 @@ func TestVerifyRefuses(t *testing.T) {
 				t.Errorf("Verify: %v, want EINVALID with %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestVerifyLimitsFollowTheLiveDatabase: an upload is unpacked in the
+// running server, so it may hold no more than a few times what this
+// installation holds, however much a restore would take.
+func TestVerifyLimitsFollowTheLiveDatabase(t *testing.T) {
+	m, _ := installation(t)
+	if got := m.VerifyLimits(); got.Bytes != MinVerifyBytes || got.Entries != RestoreLimits.Entries {
+		t.Errorf("limits of a small installation = %+v, want %d bytes", got, MinVerifyBytes)
+	}
+	big := filepath.Join(m.Data, DBFile+"-wal")
+	if err := os.WriteFile(big, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 100<<20); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.VerifyLimits(); got.Bytes < 400<<20 || got.Bytes > 401<<20 {
+		t.Errorf("limits with a 100 MiB log = %+v, want four times the database", got)
+	}
+	os.Remove(big)
+
+	// An entry that claims more than the limit is refused at its header,
+	// before a byte of it is unpacked.
+	var b bytes.Buffer
+	gz := gzip.NewWriter(&b)
+	tw := tar.NewWriter(gz)
+	tw.WriteHeader(&tar.Header{Name: DBFile, Mode: 0o600, Size: MinVerifyBytes + 1})
+	tw.Write([]byte("SQLite format 3\x00"))
+	tw.Flush()
+	gz.Close()
+	_, err := m.Verify(context.Background(), &b)
+	if portico.ErrorCode(err) != portico.EINVALID || !strings.Contains(portico.ErrorMessage(err), "more than 10000 files or 268435456 bytes") {
+		t.Errorf("Verify: %v, want the upload refused at the limit", err)
 	}
 }

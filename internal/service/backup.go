@@ -63,6 +63,11 @@ func (s *Service) WriteBackup(ctx context.Context, w io.Writer) error {
 	if s.backups == nil {
 		return errNoBackups()
 	}
+	release, err := s.oneBackup()
+	if err != nil {
+		return err
+	}
+	defer release()
 	a := portico.ActorFromContext(ctx)
 	via := portico.BackupViaCLI
 	if a.User != nil {
@@ -100,6 +105,11 @@ func (s *Service) VerifyBackup(ctx context.Context, r io.Reader) (portico.Backup
 	if s.backups == nil {
 		return portico.BackupReport{}, errNoBackups()
 	}
+	release, err := s.oneBackup()
+	if err != nil {
+		return portico.BackupReport{}, err
+	}
+	defer release()
 	rep, err := s.backups.Verify(ctx, r)
 	result, detail := portico.ResultOK, fmt.Sprintf("schema %d, %d users, %d devices", rep.Schema, rep.Users, rep.Devices)
 	if err != nil {
@@ -109,4 +119,16 @@ func (s *Service) VerifyBackup(ctx context.Context, r io.Reader) (portico.Backup
 		return rep, aerr
 	}
 	return rep, err
+}
+
+// oneBackup takes the instance's one slot for taking or checking a
+// backup: each reads or writes the whole database, and a few at once,
+// started by a double click or a script, would starve the pages.
+func (s *Service) oneBackup() (release func(), err error) {
+	select {
+	case s.backingUp <- struct{}{}:
+		return func() { <-s.backingUp }, nil
+	default:
+		return nil, portico.Errorf(portico.ETHROTTLED, "A backup is being made or checked; try again in a moment.")
+	}
 }
