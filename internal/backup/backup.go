@@ -21,12 +21,17 @@ import (
 	"strings"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/store/sqlstore"
 )
 
 // DBFile is the SQLite database's name in the data directory and in a
 // backup, where it is the first entry.
 const DBFile = "portico.db"
+
+// SecretKeyFile is the key that seals secrets in the database, in the
+// data directory and in a backup, unless it comes from the environment.
+const SecretKeyFile = "keys/secret.key"
 
 // Snapshotter makes a consistent copy of the live database at path.
 type Snapshotter interface {
@@ -67,7 +72,9 @@ func (m Maker) Write(ctx context.Context, w io.Writer) (int64, error) {
 // times the live database, which a backup of this installation would not
 // come near.
 func (m Maker) Verify(ctx context.Context, r io.Reader) (portico.BackupReport, error) {
-	return Verify(ctx, r, m.VerifyLimits())
+	rep, err := Verify(ctx, r, m.VerifyLimits())
+	rep.KeyFromEnv = os.Getenv(secret.KeyEnv) != ""
+	return rep, err
 }
 
 // MinVerifyBytes is the least an upload may unpack to: enough for a new
@@ -333,6 +340,7 @@ func Verify(ctx context.Context, r io.Reader, limits Limits) (portico.BackupRepo
 	err = entries(r, limits, func(h *tar.Header, content io.Reader) error {
 		rep.Files++
 		rep.Bytes += h.Size
+		rep.SecretKey = rep.SecretKey || h.Name == SecretKeyFile
 		if h.Name != DBFile {
 			_, err := io.Copy(io.Discard, content)
 			return err

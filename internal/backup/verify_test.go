@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/store/sqlstore"
 )
 
@@ -171,5 +172,37 @@ func TestVerifyLimitsFollowTheLiveDatabase(t *testing.T) {
 	_, err := m.Verify(context.Background(), &b)
 	if portico.ErrorCode(err) != portico.EINVALID || !strings.Contains(portico.ErrorMessage(err), "more than 10000 files or 268435456 bytes") {
 		t.Errorf("Verify: %v, want the upload refused at the limit", err)
+	}
+}
+
+// TestVerifySaysWhetherTheKeyIsIncluded: a backup's database is of little
+// use without the key its secrets are sealed with, unless the portal
+// takes its key from the environment.
+func TestVerifySaysWhetherTheKeyIsIncluded(t *testing.T) {
+	m, _ := installation(t)
+	for _, tt := range []struct {
+		name      string
+		removeKey bool
+		env       string
+		key, from bool
+	}{
+		{"the key in the data directory", false, "", true, false},
+		{"no key file", true, "", false, false},
+		{"the key in the environment", true, "c2VjcmV0", false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.removeKey {
+				os.Remove(filepath.Join(m.Data, SecretKeyFile))
+			}
+			t.Setenv(secret.KeyEnv, tt.env)
+			var b bytes.Buffer
+			if _, err := m.Write(context.Background(), &b); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := m.Verify(context.Background(), &b)
+			if err != nil || rep.SecretKey != tt.key || rep.KeyFromEnv != tt.from {
+				t.Errorf("report %+v, %v; want the key included %t, from the environment %t", rep, err, tt.key, tt.from)
+			}
+		})
 	}
 }
