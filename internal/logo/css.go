@@ -2,6 +2,7 @@ package logo
 
 import (
 	"strings"
+	"unicode/utf8"
 )
 
 // CSS in a logo is rebuilt from an allow-list, like its elements: a
@@ -124,13 +125,21 @@ func checkDeclarations(css string) (string, error) {
 // but keywords, numbers, colours, the allowed functions and url(#id).
 // Quotes are allowed only around a font's name, which nothing fetches.
 func checkCSSValue(name, v string) error {
-	lower := strings.ToLower(v)
+	// CSS ignores the case of ASCII letters only; lowering others could
+	// also change the length, and the offsets into v with it.
+	b := []byte(v)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	lower := string(b)
 	for i := 0; i < len(lower); {
 		c := lower[i]
 		switch {
 		case c == '"' || c == '\'':
 			end := strings.IndexByte(lower[i+1:], c)
-			if (name != "font-family" && name != "font") || end < 0 || strings.Trim(lower[i+1:i+1+end], "abcdefghijklmnopqrstuvwxyz0123456789 _-") != "" {
+			if (name != "font-family" && name != "font") || end < 0 || !plainName(lower[i+1:i+1+end]) {
 				return refuse("its %s has a quoted string; only a font's plain name may be quoted", name)
 			}
 			i += end + 2
@@ -162,14 +171,27 @@ func checkCSSValue(name, v string) error {
 		case strings.IndexByte(" #.,%+()/!", c) >= 0:
 			i++
 		default:
-			return refuse("its %s has %q, which a logo's style may not use", name, string(v[i]))
+			c, _ := utf8.DecodeRuneInString(v[i:])
+			return refuse("its %s has %q, which a logo's style may not use", name, string(c))
 		}
 	}
 	return nil
 }
 
+// isNameByte reports whether c is part of a CSS name, lower-cased: a
+// letter of any script (a byte of a multi-byte character), a digit, - or _.
 func isNameByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c >= utf8.RuneSelf
+}
+
+// plainName reports whether a quoted font name is names and spaces only.
+func plainName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isNameByte(s[i]) && s[i] != ' ' {
+			return false
+		}
+	}
+	return true
 }
 
 func isSelectorChar(c rune) bool {

@@ -81,6 +81,11 @@ func checkOutput(out []byte) error {
 				case a.Name.Local == "href" && !strings.HasPrefix(strings.Trim(a.Value, " \t\n\r\f"), "#"):
 					return fmt.Errorf("the output refers outside the image: %s=%q", a.Name.Local, a.Value)
 				}
+				// Of the attributes, the style and the presentation
+				// attributes are CSS to a browser.
+				if a.Name.Local != "style" && !cssProperties[a.Name.Local] {
+					continue
+				}
 				if err := checkOutputCSS(a.Value); err != nil {
 					return fmt.Errorf("the attribute %s: %v", a.Name.Local, err)
 				}

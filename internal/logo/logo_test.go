@@ -76,6 +76,8 @@ func TestCheckRefuses(t *testing.T) {
 		{"a quoted string outside a font name", []byte(svgOpen + `<rect style="fill:'x'"/></svg>`), "quoted string"},
 		{"a selector with a quote", []byte(svgOpen + `<style>[href="x"] { fill: red }</style></svg>`), "selector"},
 		{"a CSS comment", []byte(svgOpen + `<style>rect { fill: red } /* } */</style></svg>`), `"/*"`},
+		{"a character a value has no use for", []byte(svgOpen + `<rect style="fill:red$"/></svg>`), `"$"`},
+		{"a character after letters that lower-case longer", []byte(svgOpen + `<rect style="font-family:İİİİ$"/></svg>`), `"$"`},
 		{"a brace in a style attribute", []byte(svgOpen + `<rect style="fill:red} rect {fill:blue"/></svg>`), "braces"},
 		{"an href behind a no-break space", []byte(svgOpen + `<use href="&#xA0;#a"/></svg>`), "outside the image"},
 		{"an href behind a line separator", []byte(svgOpen + "<use href=\"\u2028#a\"/></svg>"), "outside the image"},
@@ -116,7 +118,7 @@ func TestSanitizeSVGRebuildsFromTheAllowList(t *testing.T) {
   <inkscape:grid/>
   <defs><linearGradient id="g"><stop offset="0" stop-color="#1f5fbf"/></linearGradient></defs>
   <style>.a { fill: url(#g); } rect &gt; x { }
-  text { font-family: 'Open Sans', sans-serif; fill: rgb(10, 20, 30); -inkscape-font-specification: 'Sans Bold' }</style>
+  text { font-family: 'Open Sans', 'Noto Sans 日本語', Ärial, sans-serif; fill: rgb(10, 20, 30); -inkscape-font-specification: 'Sans Bold' }</style>
   <rect class="a" x="0" y="0" width="120" height="40" fill="url(#g)" unknown="1"/>
   <use xlink:href="#g"/>
   <text x="4" y="30" style="fill:#000000;fill-opacity:1;stroke:none;-inkscape-stroke:none;font-variation-settings:normal">A &amp; B &lt;Co&gt;</text>
@@ -129,7 +131,7 @@ func TestSanitizeSVGRebuildsFromTheAllowList(t *testing.T) {
   
   
   <defs><linearGradient id="g"><stop offset="0" stop-color="#1f5fbf"></stop></linearGradient></defs>
-  <style>.a{fill:url(#g)}rect &gt; x{}text{font-family:'Open Sans', sans-serif;fill:rgb(10, 20, 30)}</style>
+  <style>.a{fill:url(#g)}rect &gt; x{}text{font-family:'Open Sans', 'Noto Sans 日本語', Ärial, sans-serif;fill:rgb(10, 20, 30)}</style>
   <rect class="a" x="0" y="0" width="120" height="40" fill="url(#g)"></rect>
   <use href="#g"></use>
   <text x="4" y="30" style="fill:#000000;fill-opacity:1;stroke:none">A &amp; B &lt;Co&gt;</text>
