@@ -29,4 +29,10 @@ type BackupReport struct {
 	Schema, Current int64
 	Users, Admins   int
 	Devices         int
+	// SecretKey says the backup holds keys/secret.key, without which the
+	// secrets sealed in its database (users' certificates) do not open.
+	SecretKey bool
+	// KeyFromEnv says this portal takes its secret key from the
+	// environment, where a backup has no part in it.
+	KeyFromEnv bool
 }

@@ -1,6 +1,8 @@
 package portico
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"regexp"
@@ -63,6 +65,18 @@ func (v SettingValues) Brand(logo *Logo) Brand {
 		color = DefaultBrandColor
 	}
 	return Brand{Name: v.PortalName(), Color: color, LoginText: v.Get("branding.login_text"), Logo: logo}
+}
+
+// CSS is the stylesheet of the brand's colours.
+func (b Brand) CSS() string {
+	return fmt.Sprintf(":root { --brand: %s; --brand-dark: %s; --on-brand: %s; }\n", b.Color, b.Darker(), b.OnColor())
+}
+
+// CSSVersion names the content of CSS: pages link the stylesheet with it,
+// so that a browser keeps it until the colour changes and no longer.
+func (b Brand) CSSVersion() string {
+	sum := sha256.Sum256([]byte(b.CSS()))
+	return hex.EncodeToString(sum[:8])
 }
 
 // Darker is the colour of a pressed button: the brand colour at 75%.

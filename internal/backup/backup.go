@@ -7,6 +7,8 @@ package backup
 
 import (
 	"archive/tar"
+	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -19,12 +21,17 @@ import (
 	"strings"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/store/sqlstore"
 )
 
 // DBFile is the SQLite database's name in the data directory and in a
 // backup, where it is the first entry.
 const DBFile = "portico.db"
+
+// SecretKeyFile is the key that seals secrets in the database, in the
+// data directory and in a backup, unless it comes from the environment.
+const SecretKeyFile = "keys/secret.key"
 
 // Snapshotter makes a consistent copy of the live database at path.
 type Snapshotter interface {
@@ -60,9 +67,30 @@ func (m Maker) Write(ctx context.Context, w io.Writer) (int64, error) {
 	return Write(w, m.Data, snapshot)
 }
 
-// Verify checks a backup without restoring it; see Verify.
+// Verify checks a backup without restoring it; see Verify. An upload is
+// unpacked in the running server, so it may unpack to no more than a few
+// times the live database, which a backup of this installation would not
+// come near.
 func (m Maker) Verify(ctx context.Context, r io.Reader) (portico.BackupReport, error) {
-	return Verify(ctx, r, RestoreLimits)
+	rep, err := Verify(ctx, r, m.VerifyLimits())
+	rep.KeyFromEnv = os.Getenv(secret.KeyEnv) != ""
+	return rep, err
+}
+
+// MinVerifyBytes is the least an upload may unpack to: enough for a new
+// installation's backups, restored where the data has grown.
+const MinVerifyBytes = 256 << 20
+
+// VerifyLimits are the limits of checking an upload: four times the live
+// database, at least MinVerifyBytes, at most RestoreLimits.
+func (m Maker) VerifyLimits() Limits {
+	var live int64
+	for _, name := range []string{DBFile, DBFile + "-wal"} {
+		if info, err := os.Stat(filepath.Join(m.Data, name)); err == nil {
+			live += info.Size()
+		}
+	}
+	return Limits{Bytes: min(max(4*live, MinVerifyBytes), RestoreLimits.Bytes), Entries: RestoreLimits.Entries}
 }
 
 // Write writes the archive of dataDir to w, with the database from
@@ -166,12 +194,16 @@ var RestoreLimits = Limits{Bytes: 8 << 30, Entries: 10000}
 // file inside the directory and stopping at the limits; each one is
 // handed to fn with its content.
 func entries(r io.Reader, limits Limits, fn func(h *tar.Header, content io.Reader) error) error {
-	gz, err := gzip.NewReader(r)
+	// A buffered reader of our own, which gzip reads through as it is,
+	// tells whether anything follows the compressed stream.
+	br := bufio.NewReader(r)
+	gz, err := gzip.NewReader(br)
 	if errors.Is(err, io.EOF) {
 		return err
 	} else if err != nil {
 		return errNotGzip
 	}
+	gz.Multistream(false)
 	tr := tar.NewReader(gz)
 	sawDB := false
 	var size int64
@@ -196,7 +228,41 @@ func entries(r io.Reader, limits Limits, fn func(h *tar.Header, content io.Reade
 	if !sawDB {
 		return errors.New("it holds no database")
 	}
+	return end(br, gz)
+}
+
+// maxPadding bounds the zeros after a tar archive's end: tar pads its last
+// record to 10 KiB, and some writers to more.
+const maxPadding = 1 << 20
+
+// end reads the compressed stream to its end after the archive's: gzip
+// checks its checksum and length only there, so a backup damaged in its
+// last bytes reads as whole until then. What follows the archive may be
+// padding, zeros only; nothing may follow the stream.
+func end(br *bufio.Reader, gz *gzip.Reader) error {
+	n, err := io.Copy(zeros{}, io.LimitReader(gz, maxPadding+1))
+	if err != nil {
+		return err
+	}
+	if n > maxPadding {
+		return errTrailing
+	}
+	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+		return errTrailing
+	}
 	return nil
+}
+
+// zeros takes bytes that must all be zero.
+type zeros struct{}
+
+func (zeros) Write(p []byte) (int, error) {
+	for i, b := range p {
+		if b != 0 {
+			return i, errTrailing
+		}
+	}
+	return len(p), nil
 }
 
 // Read unpacks regular files only, and only to paths inside dir. On
@@ -257,6 +323,8 @@ func mkdirs(dir, rel string, made *[]string) error {
 	return err
 }
 
+const sqliteHeader = "SQLite format 3\x00"
+
 // Verify reads a backup the way a restore would, without restoring it:
 // only its database is unpacked, into a temporary directory, and opened
 // there to read its schema version and what it holds. A backup this build
@@ -272,16 +340,22 @@ func Verify(ctx context.Context, r io.Reader, limits Limits) (portico.BackupRepo
 	err = entries(r, limits, func(h *tar.Header, content io.Reader) error {
 		rep.Files++
 		rep.Bytes += h.Size
+		rep.SecretKey = rep.SecretKey || h.Name == SecretKeyFile
 		if h.Name != DBFile {
 			_, err := io.Copy(io.Discard, content)
 			return err
 		}
 		rep.TakenAt = h.ModTime.UTC()
+		// Nothing is written of what is not a database at all.
+		header := make([]byte, len(sqliteHeader))
+		if _, err := io.ReadFull(content, header); err != nil || string(header) != sqliteHeader {
+			return errors.New("its database is not a SQLite file")
+		}
 		f, err := os.OpenFile(db, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			return fmt.Errorf("it holds the database twice")
 		}
-		_, err = io.Copy(f, content)
+		_, err = io.Copy(f, io.MultiReader(bytes.NewReader(header), content))
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -302,7 +376,10 @@ func Verify(ctx context.Context, r io.Reader, limits Limits) (portico.BackupRepo
 	return rep, nil
 }
 
-var errNotGzip = errors.New("it is not a gzip-compressed archive")
+var (
+	errNotGzip  = errors.New("it is not a gzip-compressed archive")
+	errTrailing = errors.New("it has data after the archive's end; it may be damaged, or another file joined to it")
+)
 
 // readable turns the errors of reading an archive into what an admin can
 // act on.

@@ -177,3 +177,60 @@ func TestWriteBackupInsideTheDataDirectory(t *testing.T) {
 		t.Errorf("the backup holds %q, want %q", names, want)
 	}
 }
+
+// The damage a backup's last bytes can take, which leaves its entries
+// readable: gzip notices only once the stream is read to its end.
+const (
+	crcFlipped = iota
+	trailerCut
+	junkAppended
+	streamAppended
+)
+
+func damaged(good []byte, how int) []byte {
+	b := bytes.Clone(good)
+	switch how {
+	case crcFlipped: // the CRC-32 is the trailer's first four bytes
+		b[len(b)-8] ^= 0xff
+	case trailerCut:
+		b = b[:len(b)-8]
+	case junkAppended:
+		b = append(b, "junk"...)
+	case streamAppended:
+		var extra bytes.Buffer
+		gz := gzip.NewWriter(&extra)
+		gz.Write([]byte("more"))
+		gz.Close()
+		b = append(b, extra.Bytes()...)
+	}
+	return b
+}
+
+func TestReadRefusesADamagedEnd(t *testing.T) {
+	good := archive(t, entry{name: DBFile, typeflag: tar.TypeReg, body: "SQLite format 3"},
+		entry{name: "keys/secret.key", typeflag: tar.TypeReg, body: "key"})
+	for _, tt := range []struct {
+		name string
+		how  int
+		want string
+	}{
+		{"a wrong checksum", crcFlipped, "checksum"},
+		{"no gzip trailer", trailerCut, "unexpected EOF"},
+		{"data after the end", junkAppended, "after the archive's end"},
+		{"another gzip stream after the end", streamAppended, "after the archive's end"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			_, err := Read(bytes.NewReader(damaged(good, tt.how)), dir, RestoreLimits)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want one with %q", err, tt.want)
+			}
+			if after := listing(t, dir); len(after) != 0 {
+				t.Errorf("the directory holds %q after the refusal", after)
+			}
+		})
+	}
+	if _, err := Read(bytes.NewReader(good), t.TempDir(), RestoreLimits); err != nil {
+		t.Errorf("the undamaged archive: %v", err)
+	}
+}

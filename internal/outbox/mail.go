@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	netmail "net/mail"
 
 	"github.com/wneessen/go-mail"
 
@@ -20,9 +21,10 @@ func sendMail(ctx context.Context, v portico.SettingValues, rootCAs *x509.CertPo
 		return errors.New("no sender address is set (Settings › Mail)")
 	}
 	msg := mail.NewMsg()
-	if err := msg.FromFormat(v.MailFromName(), from); err != nil {
-		return fmt.Errorf("the sender address: %w", err)
-	}
+	// The name is encoded by net/mail, which quotes and escapes it as
+	// RFC 5322 wants: formatting it into a string to be parsed again
+	// breaks on a backslash or a quote in the portal's name.
+	msg.FromMailAddress(&netmail.Address{Name: v.MailFromName(), Address: from})
 	if err := msg.To(m.To); err != nil {
 		return fmt.Errorf("the recipient's address: %w", err)
 	}

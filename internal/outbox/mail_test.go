@@ -90,6 +90,34 @@ func wantMail(t *testing.T, data []byte, m *portico.Message) {
 	}
 }
 
+// TestMailSenderName: whatever the portal is called, mail goes out under
+// that name, as the recipient's program reads it.
+func TestMailSenderName(t *testing.T) {
+	for _, name := range []string{`ACME\`, `ACME "Devices"`, `"Quoted"`, `O'Brien & Söhne, Gerät`, `Mobilité <IT>`, `a\"b`, `日本の会社`} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			srv := outboxtest.NewSMTPServer(t, e.cert, "none")
+			e.set(map[string]string{"mail.host": "127.0.0.1", "mail.port": srv.Port, "mail.from": "mdm@example.com",
+				"mail.security": "none", "mail.from_name": name})
+			m := e.enqueue(newMail("alice@example.com"))
+			e.runOnce()
+			e.wantSent(m.ID)
+			got := srv.Mails()
+			if len(got) != 1 {
+				t.Fatalf("the server received %d mails, want 1", len(got))
+			}
+			msg, err := mail.ReadMessage(strings.NewReader(string(got[0].Data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			from, err := msg.Header.AddressList("From")
+			if err != nil || len(from) != 1 || from[0].Name != name || from[0].Address != "mdm@example.com" || got[0].From != "mdm@example.com" {
+				t.Errorf("From = %q (%v), envelope from %q; want %q <mdm@example.com>", msg.Header.Get("From"), err, got[0].From, name)
+			}
+		})
+	}
+}
+
 // TestMailTakenIsSentOnce: a server that took the message and hung up
 // before the goodbye has it; trying again would deliver it twice.
 func TestMailTakenIsSentOnce(t *testing.T) {

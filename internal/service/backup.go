@@ -53,7 +53,8 @@ func (s *Service) BackupStatus(ctx context.Context) (BackupStatus, error) {
 
 // WriteBackup writes a consistent backup to w (admins, and the operator at
 // the command line), and records it: when, by whom, and from where. A
-// backup that failed half-way is audited as failed and not recorded.
+// backup that failed half-way is audited as failed and not recorded; one
+// that is whole is kept even when recording it fails.
 func (s *Service) WriteBackup(ctx context.Context, w io.Writer) error {
 	if err := requireAdmin(ctx); err != nil {
 		s.auditRefusal(ctx, portico.AuditEntry{Action: "backup.take"}, err)
@@ -62,6 +63,11 @@ func (s *Service) WriteBackup(ctx context.Context, w io.Writer) error {
 	if s.backups == nil {
 		return errNoBackups()
 	}
+	release, err := s.oneBackup()
+	if err != nil {
+		return err
+	}
+	defer release()
 	a := portico.ActorFromContext(ctx)
 	via := portico.BackupViaCLI
 	if a.User != nil {
@@ -73,12 +79,19 @@ func (s *Service) WriteBackup(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	rec := &portico.BackupRecord{At: s.clock.Now(), By: a.Name(), Via: via, Source: a.Source}
-	return s.store.InTx(ctx, func(st store.Store) error {
+	err = s.store.InTx(ctx, func(st store.Store) error {
 		if err := st.RecordBackup(ctx, rec); err != nil {
 			return err
 		}
 		return s.audit(ctx, st, portico.AuditEntry{Action: "backup.take", Target: string(via), Detail: fmt.Sprintf("%d bytes", n)})
 	})
+	if err != nil {
+		// The backup is whole and written: failing now would have the
+		// command line delete it and the browser drop the download, for
+		// want of a line in a table.
+		s.log.ErrorContext(ctx, "recording a backup taken", "via", via, "bytes", n, "err", err)
+	}
+	return nil
 }
 
 // VerifyBackup checks an uploaded backup without restoring it (admins
@@ -92,6 +105,11 @@ func (s *Service) VerifyBackup(ctx context.Context, r io.Reader) (portico.Backup
 	if s.backups == nil {
 		return portico.BackupReport{}, errNoBackups()
 	}
+	release, err := s.oneBackup()
+	if err != nil {
+		return portico.BackupReport{}, err
+	}
+	defer release()
 	rep, err := s.backups.Verify(ctx, r)
 	result, detail := portico.ResultOK, fmt.Sprintf("schema %d, %d users, %d devices", rep.Schema, rep.Users, rep.Devices)
 	if err != nil {
@@ -101,4 +119,16 @@ func (s *Service) VerifyBackup(ctx context.Context, r io.Reader) (portico.Backup
 		return rep, aerr
 	}
 	return rep, err
+}
+
+// oneBackup takes the instance's one slot for taking or checking a
+// backup: each reads or writes the whole database, and a few at once,
+// started by a double click or a script, would starve the pages.
+func (s *Service) oneBackup() (release func(), err error) {
+	select {
+	case s.backingUp <- struct{}{}:
+		return func() { <-s.backingUp }, nil
+	default:
+		return nil, portico.Errorf(portico.ETHROTTLED, "A backup is being made or checked; try again in a moment.")
+	}
 }

@@ -19,7 +19,7 @@ func (s *Service) Brand(ctx context.Context) (portico.Brand, error) {
 	if err != nil {
 		return portico.Brand{}, err
 	}
-	l, err := s.store.Logo(ctx, false)
+	l, err := s.LogoInfo(ctx)
 	if portico.ErrorCode(err) == portico.ENOTFOUND {
 		l, err = nil, nil
 	}
@@ -27,6 +27,12 @@ func (s *Service) Brand(ctx context.Context) (portico.Brand, error) {
 		return portico.Brand{}, err
 	}
 	return v.Brand(l), nil
+}
+
+// LogoInfo returns the logo without its image, for anyone: every page
+// links it by its digest. ENOTFOUND when there is none.
+func (s *Service) LogoInfo(ctx context.Context) (*portico.Logo, error) {
+	return s.store.Logo(ctx, false)
 }
 
 // Logo returns the logo with its image, for anyone: the sign-in page shows

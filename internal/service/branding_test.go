@@ -3,6 +3,7 @@ package service_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"image"
 	"image/png"
 	"io"
@@ -138,5 +139,83 @@ func TestBackupsRecordWhoTookThem(t *testing.T) {
 	}
 	if st, _ := pg.BackupStatus(as(root)); st.Available {
 		t.Error("backups are available without a maker")
+	}
+}
+
+// TestABackupIsKeptWhenRecordingItFails: the backup is whole by the time
+// it is recorded, and losing it for a failed record would leave the admin
+// without one.
+func TestABackupIsKeptWhenRecordingItFails(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	db, err := sqlstore.Open(ctx, data+"/"+backup.DBFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", data+"/"+backup.DBFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec("DROP TABLE backups"); err != nil {
+		t.Fatal(err)
+	}
+	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Backups: backup.Maker{DB: db, Data: data}})
+	cli := portico.NewContextWithActor(ctx, portico.Actor{System: true, Source: "cli"})
+	var b bytes.Buffer
+	if err := svc.WriteBackup(cli, &b); err != nil {
+		t.Fatalf("WriteBackup: %v", err)
+	}
+	if _, err := backup.Verify(ctx, &b, backup.RestoreLimits); err != nil {
+		t.Errorf("the backup written: %v", err)
+	}
+}
+
+// TestOneBackupAtATime: taking or checking a backup reads the whole
+// database; a second one while the first runs is turned away.
+func TestOneBackupAtATime(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	db, err := sqlstore.Open(ctx, data+"/"+backup.DBFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc := service.New(service.Config{Store: db, Passwords: secret.Cheap, Backups: backup.Maker{DB: db, Data: data}})
+	cli := portico.NewContextWithActor(ctx, portico.Actor{System: true, Source: "cli"})
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := svc.WriteBackup(cli, pw)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	// The first byte read, the first backup is under way.
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(pr, first); err != nil {
+		t.Fatal(err)
+	}
+	err = svc.WriteBackup(cli, io.Discard)
+	if portico.ErrorCode(err) != portico.ETHROTTLED || !strings.Contains(portico.ErrorMessage(err), "try again in a moment") {
+		t.Errorf("a second backup: %v", err)
+	}
+	_, err = svc.VerifyBackup(cli, strings.NewReader("x"))
+	wantCode(t, err, portico.ETHROTTLED)
+	rest, err := io.ReadAll(pr)
+	if err != nil || <-done != nil {
+		t.Fatalf("the first backup: %v", err)
+	}
+	if _, err := backup.Verify(ctx, io.MultiReader(bytes.NewReader(first), bytes.NewReader(rest)), backup.RestoreLimits); err != nil {
+		t.Errorf("the first backup is not whole: %v", err)
+	}
+	if err := svc.WriteBackup(cli, io.Discard); err != nil {
+		t.Errorf("a backup after the first: %v", err)
 	}
 }

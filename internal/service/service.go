@@ -64,6 +64,7 @@ type Service struct {
 	push      pushClients
 	apple     *AppleConfig
 	parsing   chan struct{}
+	backingUp chan struct{} // one backup taken or checked at a time
 	seen      *checkinBatch
 	// dummyHash keeps a failed look-up as slow as a wrong password, so the
 	// time a login takes does not tell whether the user exists.
@@ -98,6 +99,7 @@ func New(cfg Config) *Service {
 		push:      pushClients{baseURL: cfg.APNsURL, rootCAs: cfg.APNsRootCAs},
 		apple:     cfg.Apple,
 		parsing:   make(chan struct{}, 1),
+		backingUp: make(chan struct{}, 1),
 		seen:      &checkinBatch{every: cfg.CheckinFlush, pending: map[int64]time.Time{}},
 		dummyHash: cfg.Passwords.HashPassword("portico-dummy-password"),
 	}

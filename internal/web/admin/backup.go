@@ -94,8 +94,8 @@ func (h *handler) verifyBackup(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case err == nil:
 		return h.renderBackup(w, r, http.StatusOK, backupPage{Report: &rep})
-	case portico.ErrorCode(err) == portico.EINVALID:
-		return h.renderBackup(w, r, http.StatusBadRequest, backupPage{VerifyError: portico.ErrorMessage(err)})
+	case portico.ErrorCode(err) == portico.EINVALID, portico.ErrorCode(err) == portico.ETHROTTLED:
+		return h.renderBackup(w, r, web.Status(err), backupPage{VerifyError: portico.ErrorMessage(err)})
 	}
 	return err
 }

@@ -38,7 +38,7 @@ func TestBackupDownloadThenVerify(t *testing.T) {
 
 	res := e.PostMultipart(root, "/admin/backup/verify", nil, servertest.File{Field: "backup", Name: "b.tar.gz", Data: []byte(dl.Body)})
 	body := html.UnescapeString(res.Body)
-	for _, want := range []string{"This is a Portico backup this portal can restore.", "2 (1 administrators)", "<dt>Devices</dt><dd>1</dd>"} {
+	for _, want := range []string{"This is a Portico backup this portal can restore.", "2 (1 administrators)", "<dt>Devices</dt><dd>1</dd>", "<dt>Secret key</dt><dd>not included: without keys/secret.key"} {
 		if res.Status != http.StatusOK || !strings.Contains(body, want) {
 			t.Errorf("verify: status %d, want %q:\n%s", res.Status, want, body)
 		}

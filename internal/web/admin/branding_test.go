@@ -44,7 +44,7 @@ func TestBrandingShowsOnTheSignInPage(t *testing.T) {
 		"<title>Sign in · ACME &lt;Devices&gt;</title>",
 		`<a class="brand" href="/">ACME &lt;Devices&gt;</a>`,
 		`<p class="login-text">Staff only.` + "\n" + `&lt;script&gt;alert(1)&lt;/script&gt;</p>`,
-		`<link rel="stylesheet" href="/brand.css">`,
+		`<link rel="stylesheet" href="/brand.css?v=` + (portico.Brand{Color: "#f0c000"}).CSSVersion() + `">`,
 	} {
 		if !strings.Contains(login.Body, want) {
 			t.Errorf("the sign-in page lacks %q:\n%s", want, login.Body)
@@ -124,7 +124,7 @@ func TestLogoUploadServeAndRemove(t *testing.T) {
 	}
 	logo := e.Get(anyone, "/brand/logo")
 	if logo.Status != http.StatusOK || logo.Body != string(pngData) || logo.Header.Get("Content-Type") != "image/png" ||
-		logo.Header.Get("X-Content-Type-Options") != "nosniff" || logo.Header.Get("Content-Security-Policy") != "default-src 'none'" {
+		logo.Header.Get("X-Content-Type-Options") != "nosniff" || logo.Header.Get("Content-Security-Policy") != "default-src 'none'; sandbox" {
 		t.Errorf("the PNG logo: status %d, headers %v", logo.Status, logo.Header)
 	}
 	login := e.Get(anyone, "/login")
@@ -171,7 +171,7 @@ func TestLogoUploadServeAndRemove(t *testing.T) {
 		t.Fatalf("SVG upload: status %d\n%s", res.Status, res.Body)
 	}
 	logo = e.Get(anyone, "/brand/logo")
-	if logo.Header.Get("Content-Type") != "image/svg+xml" || logo.Header.Get("Content-Security-Policy") != "default-src 'none'; style-src 'unsafe-inline'" ||
+	if logo.Header.Get("Content-Type") != "image/svg+xml" || logo.Header.Get("Content-Security-Policy") != "default-src 'none'; style-src 'unsafe-inline'; sandbox" ||
 		logo.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(logo.Body, `<rect width="10" height="10" fill="#1f5fbf"></rect>`) {
 		t.Errorf("the SVG logo: headers %v\n%s", logo.Header, logo.Body)
 	}

@@ -30,7 +30,8 @@ var staticFS embed.FS
 // Site is what every page needs to know about the installation.
 type Site interface {
 	Settings(ctx context.Context) (portico.SettingValues, error)
-	Brand(ctx context.Context) (portico.Brand, error)
+	// LogoInfo is the logo without its image; ENOTFOUND when there is none.
+	LogoInfo(ctx context.Context) (*portico.Logo, error)
 	Logo(ctx context.Context) (*portico.Logo, error)
 }
 
@@ -95,11 +96,14 @@ func (r *Renderer) Layout(req *http.Request, title, section string) Layout {
 		slog.ErrorContext(req.Context(), "reading settings for a page", "err", err)
 		settings = portico.SettingValues{}
 	}
-	brand, err := r.site.Brand(req.Context())
+	logo, err := r.site.LogoInfo(req.Context())
 	if err != nil {
-		slog.ErrorContext(req.Context(), "reading the brand for a page", "err", err)
-		brand = portico.SettingValues{}.Brand(nil)
+		if portico.ErrorCode(err) != portico.ENOTFOUND {
+			slog.ErrorContext(req.Context(), "reading the logo for a page", "err", err)
+		}
+		logo = nil
 	}
+	brand := settings.Brand(logo)
 	return Layout{
 		Title:    title,
 		Section:  section,
