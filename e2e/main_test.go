@@ -48,9 +48,9 @@ type instance struct {
 	// AdminPassword is the first administrator's own password, chosen in
 	// place of the one serve printed (FirstPassword) when serve created it.
 	AdminPassword, FirstPassword string
-	cmd           *exec.Cmd
-	stderr        *bytes.Buffer
-	exited        chan error
+	cmd                          *exec.Cmd
+	stderr                       *bytes.Buffer
+	exited                       chan error
 }
 
 var (

@@ -40,7 +40,7 @@ func (h *handler) changeAccount(w http.ResponseWriter, r *http.Request) error {
 		Name: f.Get("name"), Email: f.Get("email"),
 		CurrentPassword: f.Get("current_password"),
 		NewPassword:     f.Get("new_password"), RepeatPassword: f.Get("repeat_password"),
-		PasswordOnly:    !f.Has("name") && !f.Has("email"),
+		PasswordOnly: !f.Has("name") && !f.Has("email"),
 	})
 	switch portico.ErrorCode(err) {
 	case "":
