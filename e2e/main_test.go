@@ -44,11 +44,13 @@ func TestMain(m *testing.M) {
 
 // instance is one running `portico serve`.
 type instance struct {
-	URL           string
-	AdminPassword string
-	cmd           *exec.Cmd
-	stderr        *bytes.Buffer
-	exited        chan error
+	URL string
+	// AdminPassword is the first administrator's own password, chosen in
+	// place of the one serve printed (FirstPassword) when serve created it.
+	AdminPassword, FirstPassword string
+	cmd                          *exec.Cmd
+	stderr                       *bytes.Buffer
+	exited                       chan error
 }
 
 var (
@@ -125,7 +127,47 @@ func serveWith(t *testing.T, addr string, flags []string, global ...string) *ins
 		for range lines { // keep serve from blocking on a full pipe
 		}
 	}()
+	in.FirstPassword = in.AdminPassword
+	if in.AdminPassword != "" && strings.HasPrefix(in.URL, "http://") {
+		// Over HTTPS (a self-signed certificate, or a base URL of a proxy
+		// the test does not run) the test keeps the printed password.
+		in.AdminPassword = chooseFirstPassword(t, in.URL, in.FirstPassword)
+	}
 	return in
+}
+
+// chooseFirstPassword signs the first administrator in with the printed
+// password, which opens nothing but the page to choose another, chooses
+// one there and returns it.
+func chooseFirstPassword(t *testing.T, base, printed string) string {
+	t.Helper()
+	c := browserClient()
+	if code := signIn(t, c, base, "admin", printed); code != http.StatusSeeOther {
+		t.Fatalf("first sign-in with the printed password: status %d", code)
+	}
+	for _, path := range []string{"/", "/admin/users"} {
+		res, err := c.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/change-password" {
+			t.Fatalf("first sign-in, %s: status %d to %q, want the page to choose a password", path, res.StatusCode, res.Header.Get("Location"))
+		}
+	}
+	chosen := printed + "-own-7"
+	res, err := c.PostForm(base+"/change-password", url.Values{"password": {chosen}, "repeat": {chosen}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("choosing the first administrator's password: status %d", res.StatusCode)
+	}
+	if code, _ := get(t, c, base+"/admin/users"); code != http.StatusOK {
+		t.Fatalf("admin users page after choosing a password: status %d", code)
+	}
+	return chosen
 }
 
 // stop asks serve to shut down gracefully and expects a clean exit.

@@ -176,7 +176,7 @@ func (c *cli) serve(ctx context.Context, g globals, args []string) error {
 		fmt.Fprintln(c.stdout, note)
 	}
 	if password != "" {
-		fmt.Fprintf(c.stdout, "First administrator created. Sign in as \"admin\" with the password %s\n(shown once: change it after signing in).\n", password)
+		fmt.Fprintf(c.stdout, "First administrator created. Sign in as \"admin\" with the password %s\n(shown once: the first sign-in asks you to choose your own).\n", password)
 	}
 	fmt.Fprintf(c.stdout, "Portico is running at %s\n", url)
 	if err := c.reportMissingGateways(ctx, db, log); err != nil {

@@ -13,6 +13,10 @@ import (
 type Account struct {
 	User   *portico.User
 	Policy portico.PasswordPolicy
+	// Details says whether the user may change their name and email
+	// address (the role change_account); every user may change their own
+	// password.
+	Details bool
 }
 
 // AccountChange is what the user typed on the account page.
@@ -24,6 +28,9 @@ type AccountChange struct {
 	CurrentPassword string
 	// NewPassword and RepeatPassword are both empty when the password stays.
 	NewPassword, RepeatPassword string
+	// PasswordOnly says the form had no name and email address: they stay
+	// as they are (the form of users without the role change_account).
+	PasswordOnly bool
 }
 
 // AccountChanged says what a change of account changed.
@@ -37,10 +44,9 @@ func (c *AccountChanged) Any() bool { return c.Name || c.Email || c.Password }
 
 var errWrongCurrentPassword = portico.Errorf(portico.EINVALID, "Your current password is wrong.")
 
-// Account returns the signed-in user's account and the password policy,
-// for users with the role change_account.
+// Account returns the signed-in user's account and the password policy.
 func (s *Service) Account(ctx context.Context) (*Account, error) {
-	u, err := accountUser(ctx)
+	u, err := signedInUser(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -48,11 +54,11 @@ func (s *Service) Account(ctx context.Context) (*Account, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Account{User: u, Policy: v.PasswordPolicy()}, nil
+	return &Account{User: u, Policy: v.PasswordPolicy(), Details: u.HasRole(portico.RoleChangeAccount)}, nil
 }
 
-// ChangeAccount changes the signed-in user's name, email address and
-// password. A new password ends every session of the user (the returned
+// ChangeAccount changes the signed-in user's password and, with the role
+// change_account, their name and email address. A new password ends every session of the user (the returned
 // user has the new session epoch, to sign the current one in again), and
 // the current password is checked with the sign-in's throttling, so the
 // form cannot be used to guess it. Each change and each refusal is audited;
@@ -62,7 +68,7 @@ func (s *Service) ChangeAccount(ctx context.Context, c AccountChange) (*AccountC
 	if c.NewPassword != "" || c.RepeatPassword != "" {
 		action.Action = "account.password"
 	}
-	u, err := accountUser(ctx)
+	u, err := signedInUser(ctx)
 	if err == nil {
 		action.Target = u.Username
 		var changed *AccountChanged
@@ -79,8 +85,10 @@ func (s *Service) ChangeAccount(ctx context.Context, c AccountChange) (*AccountC
 
 func (s *Service) changeAccount(ctx context.Context, u *portico.User, c AccountChange) (*AccountChanged, error) {
 	next := *u
-	next.Name = strings.TrimSpace(c.Name)
-	next.Email = strings.TrimSpace(c.Email)
+	if !c.PasswordOnly {
+		next.Name = strings.TrimSpace(c.Name)
+		next.Email = strings.TrimSpace(c.Email)
+	}
 	ch := &AccountChanged{
 		User:     &next,
 		Name:     next.Name != u.Name,
@@ -89,6 +97,9 @@ func (s *Service) changeAccount(ctx context.Context, u *portico.User, c AccountC
 	}
 	if !ch.Any() {
 		return ch, nil
+	}
+	if (ch.Name || ch.Email) && !u.HasRole(portico.RoleChangeAccount) {
+		return nil, portico.Errorf(portico.EFORBIDDEN, "Your account may not change its name or email address. Ask the helpdesk if something in it is wrong.")
 	}
 	if err := next.Validate(); err != nil {
 		return nil, err
@@ -169,16 +180,4 @@ func accountDetail(old, next *portico.User) string {
 		parts = append(parts, fmt.Sprintf("email %q → %q", old.Email, next.Email))
 	}
 	return strings.Join(parts, "; ")
-}
-
-// accountUser is the signed-in user, if they may change their account.
-func accountUser(ctx context.Context) (*portico.User, error) {
-	u, err := signedInUser(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if !u.HasRole(portico.RoleChangeAccount) {
-		return nil, portico.Errorf(portico.EFORBIDDEN, "Your account may not change its details. Ask the helpdesk if something in it is wrong.")
-	}
-	return u, nil
 }

@@ -177,6 +177,30 @@ func TestChangeAccount(t *testing.T) {
 	noPasswordIn(t, entries, c)
 }
 
+// TestChangeOwnPasswordWithoutTheRole: the role change_account is for the
+// name and email address; every user changes their own password.
+func TestChangeOwnPasswordWithoutTheRole(t *testing.T) {
+	e := newEnv(t)
+	bob := e.addUser(t, "bob", false, portico.RoleLock)
+	got, err := e.svc.ChangeAccount(as(bob), service.AccountChange{
+		PasswordOnly: true, CurrentPassword: "bob-password", NewPassword: "bobs-own-pw-2", RepeatPassword: "bobs-own-pw-2",
+	})
+	if err != nil || !got.Password || got.Name || got.Email {
+		t.Fatalf("bob's new password: %+v, %v", got, err)
+	}
+	if _, err := e.svc.Login(from("192.0.2.1"), "bob", "bobs-own-pw-2"); err != nil {
+		t.Errorf("the new password does not work: %v", err)
+	}
+	after, _ := e.db.UserByID(context.Background(), bob.ID)
+	if after.Name != bob.Name || after.Email != bob.Email {
+		t.Errorf("a password change changed bob's details: %+v → %+v", bob, after)
+	}
+	acc, err := e.svc.Account(as(after))
+	if err != nil || acc.Details {
+		t.Errorf("bob's account: details %t, %v; want the password only", acc != nil && acc.Details, err)
+	}
+}
+
 // TestChangeAccountIsThrottledLikeSignIn: wrong current passwords count
 // with failed sign-ins, so the form is no way around the lock-out.
 func TestChangeAccountIsThrottledLikeSignIn(t *testing.T) {

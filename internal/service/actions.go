@@ -167,8 +167,38 @@ func (s *Service) Act(ctx context.Context, deviceID int64, kind portico.CommandK
 	return cmd, nil
 }
 
+// MayAct says why the actor may not ask d for the action, as Act would
+// refuse it before any confirmation: nil when the action may be asked for.
+// The confirmation pages give this reason rather than a bare refusal.
+func (s *Service) MayAct(ctx context.Context, d *portico.Device, kind portico.CommandKind) error {
+	v, err := s.store.SettingValues(ctx)
+	if err != nil {
+		return err
+	}
+	e, err := s.appleEnrollment(ctx, d)
+	if err != nil {
+		return err
+	}
+	return s.mayActUnconfirmed(ctx, d, kind, v, e)
+}
+
 // mayAct checks the rules of one action on one device.
 func (s *Service) mayAct(ctx context.Context, d *portico.Device, kind portico.CommandKind, confirm string, v portico.SettingValues, e *portico.AppleEnrollment) error {
+	if err := s.mayActUnconfirmed(ctx, d, kind, v, e); err != nil {
+		return err
+	}
+	switch {
+	case kind == portico.CommandWipe && strings.TrimSpace(confirm) != d.Title():
+		return portico.Errorf(portico.EINVALID, "To wipe this device, type its name exactly: %s", d.Title())
+	case kind == portico.CommandRetire && confirm != "retire":
+		return portico.Errorf(portico.EINVALID, "Confirm the retirement of this device.")
+	}
+	return nil
+}
+
+// mayActUnconfirmed checks the rules of one action on one device but its
+// confirmation.
+func (s *Service) mayActUnconfirmed(ctx context.Context, d *portico.Device, kind portico.CommandKind, v portico.SettingValues, e *portico.AppleEnrollment) error {
 	allowed := actionsFor(portico.ActorFromContext(ctx), d, v, e)
 	switch {
 	case d.Status != portico.StatusActive:
@@ -179,10 +209,6 @@ func (s *Service) mayAct(ctx context.Context, d *portico.Device, kind portico.Co
 		return portico.Errorf(portico.EFORBIDDEN, "%s", allowed.LocateUnavailable)
 	case !allowed.Allows(kind):
 		return portico.Errorf(portico.EFORBIDDEN, "Your account may not %s devices. Ask the helpdesk if you need to.", strings.ToLower(kind.Label()))
-	case kind == portico.CommandWipe && strings.TrimSpace(confirm) != d.Title():
-		return portico.Errorf(portico.EINVALID, "To wipe this device, type its name exactly: %s", d.Title())
-	case kind == portico.CommandRetire && confirm != "retire":
-		return portico.Errorf(portico.EINVALID, "Confirm the retirement of this device.")
 	}
 	return nil
 }

@@ -223,6 +223,11 @@ func TestEnsureAdminOnce(t *testing.T) {
 	if err != nil || first == "" {
 		t.Fatalf("first run: %q, %v", first, err)
 	}
+	// The printed password is temporary: signing in with it opens only the
+	// page to choose another.
+	if u, err := e.svc.Login(from("192.0.2.1"), "admin", first); err != nil || !u.MustChangePassword {
+		t.Fatalf("first administrator: must change password %t, %v", u != nil && u.MustChangePassword, err)
+	}
 	second, err := e.svc.EnsureAdmin(context.Background(), "admin", "admin@localhost")
 	if err != nil || second != "" {
 		t.Fatalf("second run made another administrator: %q, %v", second, err)

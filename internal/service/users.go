@@ -58,7 +58,9 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*portico.User, st
 
 // EnsureAdmin creates the first administrator when there is none, so that a
 // fresh installation can be signed in to. It returns the one-time password,
-// or "" when an administrator already existed.
+// or "" when an administrator already existed. The password is temporary:
+// it was printed where others may read it, so the first sign-in asks for a
+// new one.
 func (s *Service) EnsureAdmin(ctx context.Context, username, email string) (string, error) {
 	n, err := s.store.CountAdmins(ctx)
 	if err != nil || n > 0 {
@@ -66,7 +68,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, username, email string) (stri
 	}
 	ctx = portico.NewContextWithActor(ctx, portico.Actor{System: true})
 	_, password, err := s.CreateUser(ctx, NewUser{User: portico.User{
-		Username: username, Name: "Administrator", Email: email, Admin: true,
+		Username: username, Name: "Administrator", Email: email, Admin: true, MustChangePassword: true,
 	}})
 	if portico.ErrorCode(err) == portico.ECONFLICT {
 		// Another instance on the same database created it first.

@@ -277,7 +277,7 @@ func (s *Sessions) requireUser(next http.Handler, check func(*portico.User) erro
 				http.Redirect(w, r, ChangePasswordPath, http.StatusSeeOther)
 				return
 			}
-			s.page(w, r, portico.Errorf(portico.EFORBIDDEN, "Choose your own password first: your administrator gave you a temporary one."))
+			s.page(w, r, portico.Errorf(portico.EFORBIDDEN, "Choose your own password first: yours is temporary."))
 			return
 		}
 		a := portico.ActorFromContext(ctx)

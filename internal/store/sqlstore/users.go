@@ -20,9 +20,9 @@ func scanUser(s scanner) (*portico.User, error) {
 
 func (c *conn) CreateUser(ctx context.Context, u *portico.User, passwordHash string) error {
 	return c.tx(ctx, func(t *conn) error {
-		err := t.writeRow(ctx, `INSERT INTO users (username, name, email, phone, admin, disabled, password_hash, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			u.Username, u.Name, u.Email, u.Phone, u.Admin, u.Disabled, passwordHash, at(u.CreatedAt)).Scan(&u.ID)
+		err := t.writeRow(ctx, `INSERT INTO users (username, name, email, phone, admin, disabled, password_hash, created_at, must_change_password)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			u.Username, u.Name, u.Email, u.Phone, u.Admin, u.Disabled, passwordHash, at(u.CreatedAt), u.MustChangePassword).Scan(&u.ID)
 		if err != nil {
 			return refused(err, "The user name "+u.Username+" is taken.", "")
 		}

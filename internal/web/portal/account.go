@@ -9,13 +9,15 @@ import (
 	"github.com/portico-mdm/portico/internal/web/ui"
 )
 
-// accountPage is the form to change one's name, email address and password
-// (SPEC ACC-1). Name and Email are what the form shows: the stored values,
+// accountPage is the form to change one's password and, with the role
+// change_account, name and email address (SPEC ACC-1). Name and Email are what the form shows: the stored values,
 // or what the user typed when a change was refused. Passwords are never
 // sent back.
 type accountPage struct {
 	ui.Layout
 	Name, Email string
+	// Details says the form has the name and email address.
+	Details bool
 	// PasswordRule says what a new password must be.
 	PasswordRule string
 	Error        string
@@ -38,6 +40,7 @@ func (h *handler) changeAccount(w http.ResponseWriter, r *http.Request) error {
 		Name: f.Get("name"), Email: f.Get("email"),
 		CurrentPassword: f.Get("current_password"),
 		NewPassword:     f.Get("new_password"), RepeatPassword: f.Get("repeat_password"),
+		PasswordOnly: !f.Has("name") && !f.Has("email"),
 	})
 	switch portico.ErrorCode(err) {
 	case "":
@@ -64,12 +67,16 @@ func (h *handler) changeAccount(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) renderAccount(w http.ResponseWriter, r *http.Request, status int, acc *service.Account, name, email, msg string) error {
-	l, _, err := h.layout(r, "Change account info")
+	title := "Change password"
+	if acc.Details {
+		title = portico.RoleChangeAccount.Label()
+	}
+	l, _, err := h.layout(r, title)
 	if err != nil {
 		return err
 	}
 	return h.ui.Render(w, status, "account", accountPage{
-		Layout: l, Name: name, Email: email, PasswordRule: acc.Policy.Rule(), Error: msg,
+		Layout: l, Name: name, Email: email, Details: acc.Details, PasswordRule: acc.Policy.Rule(), Error: msg,
 	})
 }
 

@@ -11,28 +11,56 @@ import (
 	"github.com/portico-mdm/portico/internal/server/servertest"
 )
 
-func TestAccountNeedsTheRole(t *testing.T) {
+// TestAccountPasswordForEveryone: every signed-in user changes their own
+// password; only the role change_account changes the name and email address.
+func TestAccountPasswordForEveryone(t *testing.T) {
 	e := servertest.New(t)
 	e.AddUser("alice", false, portico.RoleChangeAccount)
 	e.AddUser("bob", false, portico.RoleRegisterDevice)
-	alice, bob := e.SignIn("alice"), e.SignIn("bob")
+	e.AddUser("root", true)
+	alice, bob, root := e.SignIn("alice"), e.SignIn("bob"), e.SignIn("root")
 
 	if res := e.Get(alice, "/"); !strings.Contains(res.Body, `<a href="/account">Change account info</a>`) {
 		t.Errorf("alice's menu lacks Change account info:\n%s", res.Body)
 	}
-	if res := e.Get(bob, "/"); strings.Contains(res.Body, `href="/account"`) {
+	for name, res := range map[string]servertest.Response{
+		"alice": e.Get(alice, "/"), "bob": e.Get(bob, "/"), "root, admin portal": e.Get(root, "/admin/users"),
+	} {
+		if !strings.Contains(res.Body, `<a href="/account#password">Change password</a>`) {
+			t.Errorf("%s: the menu lacks Change password:\n%s", name, res.Body)
+		}
+	}
+	if res := e.Get(bob, "/"); strings.Contains(res.Body, `<a href="/account">`) {
 		t.Errorf("bob's menu offers Change account info:\n%s", res.Body)
 	}
-	for _, res := range []servertest.Response{
-		e.Get(bob, "/account"),
-		e.PostForm(bob, "/account", url.Values{"name": {"Bobby"}, "email": {"bob@example.com"}}),
-	} {
-		if res.Status != http.StatusForbidden || !strings.Contains(res.Body, "may not change") {
-			t.Errorf("bob: status %d, want 403:\n%s", res.Status, res.Body)
-		}
+
+	res := e.Get(bob, "/account")
+	if res.Status != http.StatusOK || !strings.Contains(res.Body, "<h1>Change password</h1>") ||
+		strings.Contains(res.Body, `name="email"`) || strings.Contains(res.Body, `name="name"`) {
+		t.Errorf("bob's account page: status %d, want the password form only:\n%s", res.Status, res.Body)
+	}
+	res = e.PostForm(bob, "/account", url.Values{"name": {"Bobby"}, "email": {"bob@example.com"}})
+	if res.Status != http.StatusForbidden || !strings.Contains(res.Body, "may not change its name or email address") {
+		t.Errorf("bob changing his name: status %d, want 403:\n%s", res.Status, res.Body)
 	}
 	if u, _ := e.Store.UserByUsername(t.Context(), "bob"); u.Name != "Bob Example" {
 		t.Errorf("bob's name became %q", u.Name)
+	}
+
+	res = e.PostForm(bob, "/account", url.Values{
+		"current_password": {servertest.Password("bob")}, "new_password": {"a-new-one-4-bob"}, "repeat_password": {"a-new-one-4-bob"},
+	})
+	if res.Status != http.StatusSeeOther || res.Header.Get("Location") != "/account" {
+		t.Fatalf("bob changing his password: status %d to %q:\n%s", res.Status, res.Header.Get("Location"), res.Body)
+	}
+	if res := e.Get(bob, "/account"); !strings.Contains(res.Body, "Saved your new password.") {
+		t.Errorf("no confirmation after bob's new password:\n%s", res.Body)
+	}
+	if _, err := e.Service.Login(t.Context(), "bob", "a-new-one-4-bob"); err != nil {
+		t.Errorf("bob's new password does not work: %v", err)
+	}
+	if u, _ := e.Store.UserByUsername(t.Context(), "bob"); u.Name != "Bob Example" || u.Email != "bob@example.com" {
+		t.Errorf("changing the password changed bob's details: %+v", u)
 	}
 }
 

@@ -151,8 +151,9 @@ func (h *handler) renderPIN(w http.ResponseWriter, r *http.Request, id int64, ki
 
 type confirmPage struct {
 	ui.Layout
-	Device *portico.Device
-	Error  string
+	Device  *portico.Device
+	Actions service.DeviceActions
+	Error   string
 }
 
 // confirmPage asks before an action that cannot be undone (SPEC ACT-4,
@@ -172,18 +173,18 @@ func (h *handler) renderConfirm(w http.ResponseWriter, r *http.Request, status i
 	if err != nil {
 		return err
 	}
+	if err := h.svc.MayAct(r.Context(), d, kind); err != nil {
+		return err
+	}
 	actions, err := h.svc.Actions(r.Context(), d)
 	if err != nil {
 		return err
-	}
-	if !actions.Allows(kind) {
-		return portico.Errorf(portico.EFORBIDDEN, "You may not %s this device.", strings.ToLower(kind.Label()))
 	}
 	l, _, err := h.layout(r, kind.Label()+" "+d.Title())
 	if err != nil {
 		return err
 	}
-	return h.ui.Render(w, status, page, confirmPage{Layout: l, Device: d, Error: msg})
+	return h.ui.Render(w, status, page, confirmPage{Layout: l, Device: d, Actions: actions, Error: msg})
 }
 
 func (h *handler) ownership(w http.ResponseWriter, r *http.Request) error {

@@ -150,3 +150,44 @@ func answerAll(t *testing.T, e *servertest.Env, token, data string) {
 		}
 	}
 }
+
+// TestLocatePage: the page before locating warns of Lost Mode only for the
+// devices it concerns, and a refusal says why.
+func TestLocatePage(t *testing.T) {
+	e := servertest.New(t)
+	e.AddUser("root", true)
+	e.AddUser("alice", false, portico.RoleLocate)
+	e.AddUser("bob", false, portico.RoleLock)
+	pixel, _ := e.RegisterDevice("alice", portico.PlatformAndroid, portico.DeviceDetails{Name: "Alice's Pixel", Model: "Pixel 8"})
+	phone, _ := e.RegisterDevice("bob", portico.PlatformAndroid, portico.DeviceDetails{Name: "Bob's Pixel", Model: "Pixel 8"})
+	root, alice, bob := e.SignIn("root"), e.SignIn("alice"), e.SignIn("bob")
+	path := "/devices/" + itoa(pixel.ID)
+
+	// Employee-owned: the privacy policy's reason, not a bare refusal.
+	res := e.Get(alice, path+"/locate")
+	if res.Status != http.StatusForbidden || !strings.Contains(res.Body, "privacy policy does not let the company locate employee-owned devices") {
+		t.Errorf("locate page of an employee-owned device: status %d, want the privacy policy's reason:\n%s", res.Status, res.Body)
+	}
+	for _, d := range []int64{pixel.ID, phone.ID} {
+		if res := e.PostForm(root, "/devices/"+itoa(d)+"/ownership", url.Values{"ownership": {"company"}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("making device %d company-owned: status %d", d, res.Status)
+		}
+	}
+	res = e.Get(bob, "/devices/"+itoa(phone.ID)+"/locate")
+	if res.Status != http.StatusForbidden || !strings.Contains(res.Body, "Your account may not locate devices") {
+		t.Errorf("locate page without the role: status %d:\n%s", res.Status, res.Body)
+	}
+
+	res = e.Get(alice, path+"/locate")
+	body := html.UnescapeString(res.Body)
+	if res.Status != http.StatusOK || !strings.Contains(body, "<h1>Locate Alice's Pixel?</h1>") || !strings.Contains(body, ">Locate it</button>") {
+		t.Fatalf("locate page of a company-owned Android device: status %d:\n%s", res.Status, body)
+	}
+	if strings.Contains(body, "Lost Mode") || strings.Contains(body, "iPhone") {
+		t.Errorf("the locate page of an Android device speaks of iPhones' Lost Mode:\n%s", body)
+	}
+	// The device page locates an agent's device at once, without this page.
+	if page := e.Get(alice, path).Body; !strings.Contains(page, `value="locate"`) || strings.Contains(page, `href="`+path+`/locate"`) {
+		t.Errorf("the device page does not locate the Android device directly:\n%s", page)
+	}
+}
