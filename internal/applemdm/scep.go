@@ -4,8 +4,14 @@ import (
 	"crypto/x509"
 	"fmt"
 
+	"github.com/smallstep/pkcs7"
 	"github.com/smallstep/scep"
 )
+
+// The certificate goes back to the device in an envelope encrypted with
+// AES, which the capabilities offer, rather than the library's default of
+// single DES; the library reads the cipher from this process-wide variable.
+func init() { pkcs7.ContentEncryptionAlgorithm = pkcs7.EncryptionAlgorithmAES128CBC }
 
 // SCEPCaps is the answer to GetCACaps: POST for PKIOperation, and the
 // algorithms the CA takes (RFC 8894 section 3.5.2). Devices pick AES and
