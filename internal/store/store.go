@@ -121,6 +121,9 @@ type PasswordResets interface {
 	// UsePasswordReset marks the link used at the time; ECONFLICT when it
 	// was used or had expired by then.
 	UsePasswordReset(ctx context.Context, id int64, at time.Time) error
+	// EndPasswordResets marks every unused link of the user used at the
+	// time, so that none works after a newer link or another password.
+	EndPasswordResets(ctx context.Context, userID int64, at time.Time) error
 }
 
 // Sessions holds browser sessions. The key is a hash of the cookie's token,
