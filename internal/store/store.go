@@ -67,6 +67,9 @@ type Users interface {
 	// ExistingUsernames returns those of the names that users have, in any
 	// case, as the users spell them.
 	ExistingUsernames(ctx context.Context, names []string) ([]string, error)
+	// ExistingEmails returns those of the email addresses that users have,
+	// in any case, as the users write them, each once.
+	ExistingEmails(ctx context.Context, emails []string) ([]string, error)
 	// UpdateUser stores u's name, email address and phone number;
 	// ECONFLICT when another user has that email address, in any case.
 	UpdateUser(ctx context.Context, u *portico.User) error

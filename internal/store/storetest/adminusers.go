@@ -68,6 +68,19 @@ func testExistingUsernames(t *testing.T, st store.Store) {
 	if !slices.Equal(got, []string{"Alice", "bob"}) {
 		t.Errorf("ExistingUsernames = %v", got)
 	}
+
+	shared := &portico.User{Username: "bob2", Email: "BOB@example.com", CreatedAt: base}
+	check(t, st.CreateUser(ctx(t), shared, "hash"))
+	emails := []string{"alice@example.com", "bob@example.com", "nobody@example.com"}
+	for i := range 600 { // more than one batch
+		emails = append(emails, fmt.Sprintf("nobody%d@example.com", i))
+	}
+	got, err = st.ExistingEmails(ctx(t), emails)
+	check(t, err)
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"Alice@example.com", "BOB@example.com", "bob@example.com"}) {
+		t.Errorf("ExistingEmails = %v", got)
+	}
 }
 
 func testDisableAndTemporaryPassword(t *testing.T, st store.Store) {
