@@ -91,6 +91,11 @@ func (s *Service) SetUserDisabled(ctx context.Context, userID int64, disabled bo
 			return err
 		}
 		action.Target = u.Username
+		if disabled {
+			if err := notOnAdminWithAPIKey(ctx, u, "Disabling the account"); err != nil {
+				return err
+			}
+		}
 		if u.Disabled == disabled {
 			return nil
 		}
@@ -120,6 +125,9 @@ func (s *Service) SetUserDisabled(ctx context.Context, userID int64, disabled bo
 		}
 		return s.audit(ctx, st, action)
 	})
+	if portico.ErrorCode(err) == portico.EFORBIDDEN {
+		s.auditRefusal(ctx, action, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +160,10 @@ func (s *Service) SendPasswordLink(ctx context.Context, userID int64) (*Password
 		if err != nil {
 			return err
 		}
+		action.Target = u.Username
+		if err := notOnAdminWithAPIKey(ctx, u, "Sending a password link"); err != nil {
+			return err
+		}
 		if link, err = s.newPasswordLink(ctx, st, u); err != nil {
 			return err
 		}
@@ -161,6 +173,9 @@ func (s *Service) SendPasswordLink(ctx context.Context, userID int64) (*Password
 		}
 		return s.audit(ctx, st, action)
 	})
+	if portico.ErrorCode(err) == portico.EFORBIDDEN {
+		s.auditRefusal(ctx, action, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -211,6 +226,10 @@ func (s *Service) SetTemporaryPassword(ctx context.Context, userID int64) (*port
 		if u, err = st.UserByID(ctx, userID); err != nil {
 			return err
 		}
+		action.Target = u.Username
+		if err := notOnAdminWithAPIKey(ctx, u, "Setting the password"); err != nil {
+			return err
+		}
 		if err := st.SetTemporaryPassword(ctx, userID, hash); err != nil {
 			return err
 		}
@@ -224,6 +243,9 @@ func (s *Service) SetTemporaryPassword(ctx context.Context, userID int64) (*port
 		action.Target, action.Detail = u.Username, "temporary password set; sessions ended"
 		return s.audit(ctx, st, action)
 	})
+	if portico.ErrorCode(err) == portico.EFORBIDDEN {
+		s.auditRefusal(ctx, action, err)
+	}
 	if err != nil {
 		return nil, "", err
 	}

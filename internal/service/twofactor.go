@@ -195,41 +195,44 @@ func (s *Service) disableTwoFactor(ctx context.Context, action *portico.AuditEnt
 // ResetTwoFactor switches a user's second factor off for them, when they
 // lost their phone and their recovery codes (admins only).
 func (s *Service) ResetTwoFactor(ctx context.Context, userID int64) (*portico.User, error) {
+	return s.resetTwoFactor(ctx, func() (*portico.User, error) { return s.store.UserByID(ctx, userID) })
+}
+
+// ResetTwoFactorOf is ResetTwoFactor for the user with the name: the
+// operator's way back in for an only admin who lost phone and codes.
+func (s *Service) ResetTwoFactorOf(ctx context.Context, username string) (*portico.User, error) {
+	return s.resetTwoFactor(ctx, func() (*portico.User, error) { return s.store.UserByUsername(ctx, strings.TrimSpace(username)) })
+}
+
+// resetTwoFactor checks the actor before it looks the user up, so that no
+// one else learns which users exist.
+func (s *Service) resetTwoFactor(ctx context.Context, lookUp func() (*portico.User, error)) (*portico.User, error) {
 	action := portico.AuditEntry{Action: "user.two_factor_reset"}
 	if err := requireAdmin(ctx); err != nil {
 		s.auditRefusal(ctx, action, err)
 		return nil, err
 	}
-	u, err := s.store.UserByID(ctx, userID)
+	u, err := lookUp()
 	if err != nil {
 		return nil, err
 	}
 	action.Target = u.Username
-	t, err := s.store.TOTP(ctx, userID)
+	if err := notOnAdminWithAPIKey(ctx, u, "Resetting the two-step sign-in"); err != nil {
+		s.auditRefusal(ctx, action, err)
+		return nil, err
+	}
+	t, err := s.store.TOTP(ctx, u.ID)
 	if portico.ErrorCode(err) == portico.ENOTFOUND || (err == nil && !t.Enabled()) {
 		return nil, portico.Errorf(portico.ECONFLICT, "%s does not use two-step sign-in.", u.Username)
 	} else if err != nil {
 		return nil, err
 	}
 	return u, s.store.InTx(ctx, func(st store.Store) error {
-		if err := st.DeleteTOTP(ctx, userID); err != nil {
+		if err := st.DeleteTOTP(ctx, u.ID); err != nil {
 			return err
 		}
 		return s.audit(ctx, st, action)
 	})
-}
-
-// ResetTwoFactorOf is ResetTwoFactor for the user with the name: the
-// operator's way back in for an only admin who lost phone and codes.
-func (s *Service) ResetTwoFactorOf(ctx context.Context, username string) (*portico.User, error) {
-	if err := requireAdmin(ctx); err != nil {
-		return nil, err
-	}
-	u, err := s.store.UserByUsername(ctx, strings.TrimSpace(username))
-	if err != nil {
-		return nil, err
-	}
-	return s.ResetTwoFactor(ctx, u.ID)
 }
 
 // UserTwoFactor reports whether a user signs in with a second factor
