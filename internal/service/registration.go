@@ -363,11 +363,11 @@ func (s *Service) authenticateRegistration(ctx context.Context, username, passwo
 	}
 	// The same rule as for what a user may start in the portal: a PIN
 	// handed out before the user was disabled registers nothing.
-	switch {
-	case u.Disabled:
+	if u.Disabled {
 		return nil, nil, errDisabled
-	case u.MustChangePassword:
-		return nil, nil, portico.Errorf(portico.EFORBIDDEN, "Sign in to the portal and choose your own password before you register a device.")
+	}
+	if err := ownPassword(u, "register a device"); err != nil {
+		return nil, nil, err
 	}
 	return u, inv, nil
 }
