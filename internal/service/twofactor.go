@@ -59,13 +59,6 @@ type TwoFactorSetup struct {
 	URL string
 }
 
-// PendingSignIn is a sign-in whose password was right and that waits for
-// its second factor: it grants nothing else.
-type PendingSignIn struct {
-	UserID, Epoch int64
-	Started       time.Time
-}
-
 // TwoFactor returns the signed-in user's second factor.
 func (s *Service) TwoFactor(ctx context.Context) (*TwoFactor, error) {
 	u, err := signedInUser(ctx)
@@ -255,18 +248,18 @@ func (s *Service) twoFactorEnabled(ctx context.Context, userID int64) (bool, err
 // BeginSignIn follows a right password: it returns the pending sign-in
 // that waits for the user's second factor, or nil when the user has none
 // and is signed in now.
-func (s *Service) BeginSignIn(ctx context.Context, u *portico.User) (*PendingSignIn, error) {
+func (s *Service) BeginSignIn(ctx context.Context, u *portico.User) (*portico.PendingSignIn, error) {
 	on, err := s.twoFactorEnabled(ctx, u.ID)
 	if err != nil || !on {
 		return nil, err
 	}
-	return &PendingSignIn{UserID: u.ID, Epoch: u.SessionEpoch, Started: s.clock.Now()}, nil
+	return &portico.PendingSignIn{UserID: u.ID, Epoch: u.SessionEpoch, Started: s.clock.Now()}, nil
 }
 
 // FinishSignIn checks the second factor of a pending sign-in: a current
 // code, accepted once, or an unused recovery code, which is then used up.
 // Codes are throttled like passwords.
-func (s *Service) FinishSignIn(ctx context.Context, p PendingSignIn, code string) (*portico.User, error) {
+func (s *Service) FinishSignIn(ctx context.Context, p portico.PendingSignIn, code string) (*portico.User, error) {
 	action := portico.AuditEntry{Action: "login.second_factor"}
 	u, err := s.finishSignIn(ctx, p, code)
 	if err != nil {
@@ -284,7 +277,7 @@ func (s *Service) FinishSignIn(ctx context.Context, p PendingSignIn, code string
 	return u, nil
 }
 
-func (s *Service) finishSignIn(ctx context.Context, p PendingSignIn, code string) (*portico.User, error) {
+func (s *Service) finishSignIn(ctx context.Context, p portico.PendingSignIn, code string) (*portico.User, error) {
 	u, err := s.store.UserByID(ctx, p.UserID)
 	if portico.ErrorCode(err) == portico.ENOTFOUND {
 		return nil, ErrSignInAgain

@@ -121,7 +121,7 @@ func TestSecondFactorSignIn(t *testing.T) {
 	}
 	secret, _ := enrol(t, e, alice)
 
-	begin := func() service.PendingSignIn {
+	begin := func() portico.PendingSignIn {
 		t.Helper()
 		u, err := e.svc.Login(from("192.0.2.1"), "alice", "alice-password")
 		if err != nil {
@@ -133,7 +133,7 @@ func TestSecondFactorSignIn(t *testing.T) {
 		}
 		return *held
 	}
-	finish := func(p service.PendingSignIn, code string) error {
+	finish := func(p portico.PendingSignIn, code string) error {
 		t.Helper()
 		u, err := e.svc.FinishSignIn(from("192.0.2.1"), p, code)
 		if err == nil && u.ID != alice.ID {
@@ -204,7 +204,7 @@ func TestRecoveryCodesWorkOnce(t *testing.T) {
 	e := newEnv(t)
 	alice := e.addUser(t, "alice", false)
 	_, codes := enrol(t, e, alice)
-	held := service.PendingSignIn{UserID: alice.ID, Started: e.clock.Now()}
+	held := portico.PendingSignIn{UserID: alice.ID, Started: e.clock.Now()}
 	// As people type it: in capitals, without the dashes.
 	typed := strings.ToUpper(strings.ReplaceAll(codes[3], "-", " "))
 	if _, err := e.svc.FinishSignIn(from("192.0.2.1"), held, typed); err != nil {
@@ -215,7 +215,7 @@ func TestRecoveryCodesWorkOnce(t *testing.T) {
 		t.Errorf("a recovery code used twice: %v", err)
 	}
 	e.clock.Advance(time.Minute)
-	if _, err := e.svc.FinishSignIn(from("192.0.2.1"), service.PendingSignIn{UserID: alice.ID, Started: e.clock.Now()}, codes[4]); err != nil {
+	if _, err := e.svc.FinishSignIn(from("192.0.2.1"), portico.PendingSignIn{UserID: alice.ID, Started: e.clock.Now()}, codes[4]); err != nil {
 		t.Errorf("another recovery code: %v", err)
 	}
 	if tf, _ := e.svc.TwoFactor(as(alice)); tf.CodesLeft != 8 {
@@ -227,7 +227,7 @@ func TestSecondFactorThrottled(t *testing.T) {
 	e := newEnv(t)
 	alice := e.addUser(t, "alice", false)
 	secret, _ := enrol(t, e, alice)
-	held := service.PendingSignIn{UserID: alice.ID, Started: e.clock.Now()}
+	held := portico.PendingSignIn{UserID: alice.ID, Started: e.clock.Now()}
 	for i := range 5 {
 		if _, err := e.svc.FinishSignIn(from("192.0.2.1"), held, "000000"); portico.ErrorCode(err) != portico.EUNAUTHENTICATED {
 			t.Fatalf("wrong code %d: %v", i+1, err)

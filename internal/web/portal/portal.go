@@ -104,7 +104,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if held != nil {
-		if err := h.sessions.HoldSignIn(r.Context(), web.HeldSignIn{UserID: held.UserID, Epoch: held.Epoch, Started: held.Started, Next: next}); err != nil {
+		if err := h.sessions.HoldSignIn(r.Context(), web.HeldSignIn{PendingSignIn: *held, Next: next}); err != nil {
 			return err
 		}
 		http.Redirect(w, r, "/login/code", http.StatusSeeOther)
