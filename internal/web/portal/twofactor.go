@@ -62,7 +62,7 @@ func (h *handler) code(w http.ResponseWriter, r *http.Request) error {
 	if err := h.sessions.SignIn(r.Context(), u); err != nil {
 		return err
 	}
-	http.Redirect(w, r, web.LocalPath(held.Next), http.StatusSeeOther)
+	http.Redirect(w, r, h.landing(r.Context(), u, web.LocalPath(held.Next)), http.StatusSeeOther)
 	return nil
 }
 
