@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -537,5 +538,55 @@ func TestEarlierPasswordLinksStopWorking(t *testing.T) {
 				t.Error("the earlier link set a password")
 			}
 		})
+	}
+}
+
+// A link opened in several tabs, or by someone else at the same moment,
+// sets one password: exactly one of the tries at once wins, and its
+// password is the one that works.
+func TestPasswordLinkUsedAtOnceWorksOnce(t *testing.T) {
+	e := newEnv(t)
+	alice := e.addUser(t, "alice", false)
+	link, err := e.svc.SendPasswordLink(e.op, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := linkToken(t, link.Link)
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			p := fmt.Sprintf("tab-%d-password", i)
+			_, errs[i] = e.svc.SetPasswordWithLink(from("x"), token, service.NewPassword{Password: p, Repeat: p})
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch portico.ErrorCode(err) {
+		case "":
+			if winner >= 0 {
+				t.Errorf("tabs %d and %d both set a password", winner, i)
+			}
+			winner = i
+		case portico.ECONFLICT:
+		default:
+			t.Errorf("tab %d: %v", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no tab set a password")
+	}
+	if _, err := e.svc.Login(from("192.0.2.10"), "alice", fmt.Sprintf("tab-%d-password", winner)); err != nil {
+		t.Errorf("the winning tab's password: %v", err)
+	}
+	for i := range n {
+		if i == winner {
+			continue
+		}
+		e.clock.Advance(time.Hour) // past the throttling of the failures before
+		_, err := e.svc.Login(from("192.0.2.10"), "alice", fmt.Sprintf("tab-%d-password", i))
+		wantCode(t, err, portico.EUNAUTHENTICATED)
 	}
 }
