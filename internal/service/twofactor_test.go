@@ -332,3 +332,59 @@ func TestAdminMustEnrol(t *testing.T) {
 		})
 	}
 }
+
+// A user with two-step sign-in registers a device with the password only
+// together with a code, on the device and at /go; a registration PIN, made
+// in the portal after signing in with both, needs none.
+func TestRegistrationWithPasswordNeedsTheSecondFactor(t *testing.T) {
+	e := newEnv(t)
+	e.switchOn(t, "registration.pin_enabled")
+	alice := e.addUser(t, "alice", false, portico.RoleRegisterDevice, portico.RoleRequestPIN)
+	secret, recovery := enrol(t, e, alice)
+	register := func(r service.Registration) error {
+		r.Username, r.Platform, r.Details = "alice", portico.PlatformAndroid, pixel
+		_, _, err := e.svc.RegisterDevice(from("198.51.100.7"), r)
+		return err
+	}
+	open := func(password, code string) error {
+		_, err := e.svc.OpenRegistration(from("198.51.100.8"), "alice", password, "", code, "", portico.PlatformAndroid)
+		return err
+	}
+	for name, try := range map[string]func() error{
+		"device API": func() error { return register(service.Registration{Password: "alice-password"}) },
+		"/go":        func() error { return open("alice-password", "") },
+	} {
+		err := try()
+		if !errors.Is(err, service.ErrCodeNeeded) {
+			t.Errorf("%s without a code: %v", name, err)
+		}
+	}
+	err := register(service.Registration{Password: "alice-password", Code: "000000"})
+	wantCode(t, err, portico.EUNAUTHENTICATED)
+	err = register(service.Registration{Password: "wrong-password", Code: totpCode(t, secret, e.clock.Now())})
+	wantCode(t, err, portico.EUNAUTHENTICATED)
+	if devices, _ := e.svc.MyDevices(as(alice)); len(devices) != 0 {
+		t.Fatalf("%d devices registered without the second factor", len(devices))
+	}
+
+	e.clock.Advance(30 * time.Second)
+	if err := register(service.Registration{Password: "alice-password", Code: totpCode(t, secret, e.clock.Now())}); err != nil {
+		t.Fatalf("with a code: %v", err)
+	}
+	if err := open("alice-password", recovery[0]); err != nil {
+		t.Fatalf("/go with a recovery code: %v", err)
+	}
+	err = open("alice-password", recovery[0])
+	wantCode(t, err, portico.EUNAUTHENTICATED) // used up
+
+	started, err := e.svc.StartRegistration(as(alice), portico.InviteWithPIN, portico.PlatformAndroid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := register(service.Registration{PIN: started.PIN}); err != nil {
+		t.Errorf("with a registration PIN: %v", err)
+	}
+	if devices, _ := e.svc.MyDevices(as(alice)); len(devices) != 2 {
+		t.Errorf("%d devices, want 2", len(devices))
+	}
+}
