@@ -13,8 +13,9 @@ const (
 	DoorPortal   Door = "portal"
 	DoorAdmin    Door = "admin"
 	DoorAdminAPI Door = "api"
-	// DoorSignIn is the pages both portals share (signing in and out, and
-	// setting up a second factor): what either portal's list admits, so
+	// DoorSignIn is the pages both portals share (signing in and out,
+	// setting up a second factor, choosing a password): what either
+	// portal's list admits, so
 	// that an admin kept out of the user portal can still reach the admin
 	// portal.
 	DoorSignIn Door = "sign-in"

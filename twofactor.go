@@ -19,3 +19,10 @@ type TOTP struct {
 
 // Enabled reports whether sign-in asks for a code.
 func (t *TOTP) Enabled() bool { return t != nil && !t.EnabledAt.IsZero() }
+
+// PendingSignIn is a sign-in whose password was right and that waits for
+// its second factor: it grants nothing else.
+type PendingSignIn struct {
+	UserID, Epoch int64
+	Started       time.Time
+}

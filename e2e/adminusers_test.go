@@ -18,13 +18,17 @@ func TestBrowserImportUsersAndGiveARoleSet(t *testing.T) {
 	ctx := newBrowser(t)
 	in := serve(t, "--data", filepath.Join(t.TempDir(), "data"))
 
+	// As PowerShell's Export-Csv writes it: a byte order mark and a
+	// quoted header.
 	var csv strings.Builder
-	csv.WriteString("username,email,name,phone,roles\n")
+	csv.WriteString("\uFEFF\"username\",\"email\",\"name\",\"phone\",\"roles\"\n")
 	for i := range 50 {
 		email, roles := fmt.Sprintf("emp%02d@example.com", i), "lock"
 		switch i {
 		case 10:
 			email = "emp10@"
+		case 21: // shares emp20's address: a warning only
+			email = "EMP20@example.com"
 		case 30:
 			roles = "lock;fly"
 		}
@@ -80,6 +84,9 @@ func TestBrowserImportUsersAndGiveARoleSet(t *testing.T) {
 	}
 	if ready, err := chromedp.Run(ctx, chromedp.Text(`#import-ready`)); err != nil || !strings.Contains(ready, "All 50 rows are right") {
 		t.Fatalf("after fixing: %q, %v", ready, err)
+	}
+	if warned, err := chromedp.Run(ctx, chromedp.Text(`#import-warnings`)); err != nil || !strings.Contains(warned, "1 of 50 rows share an email address") {
+		t.Errorf("the shared address: %q, %v", warned, err)
 	}
 	if err := clickAndLoad(ctx, `#import`); err != nil {
 		t.Fatal(err)

@@ -39,6 +39,7 @@ var openAPI []byte
 type RegisterRequest struct {
 	Username string                `json:"username"`
 	Password string                `json:"password,omitempty"`
+	Code     string                `json:"code,omitempty"`
 	PIN      string                `json:"pin,omitempty"`
 	Token    string                `json:"token,omitempty"`
 	Platform portico.Platform      `json:"platform"`
@@ -167,7 +168,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d, token, err := a.svc.RegisterDevice(r.Context(), service.Registration{
-		Username: req.Username, Password: req.Password, PIN: req.PIN, Token: req.Token,
+		Username: req.Username, Password: req.Password, Code: req.Code, PIN: req.PIN, Token: req.Token,
 		Platform: req.Platform, Details: req.Device,
 	})
 	if err != nil {

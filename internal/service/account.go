@@ -128,6 +128,9 @@ func (s *Service) changeAccount(ctx context.Context, u *portico.User, c AccountC
 		if err := st.SetPasswordHash(ctx, u.ID, hash); err != nil {
 			return err
 		}
+		if err := st.EndPasswordResets(ctx, u.ID, s.clock.Now()); err != nil {
+			return err
+		}
 		var err error
 		if next.SessionEpoch, err = st.EndUserSessions(ctx, u.ID); err != nil {
 			return err

@@ -91,6 +91,11 @@ func (s *Service) SetUserDisabled(ctx context.Context, userID int64, disabled bo
 			return err
 		}
 		action.Target = u.Username
+		if disabled {
+			if err := notOnAdminWithAPIKey(ctx, u, "Disabling the account"); err != nil {
+				return err
+			}
+		}
 		if u.Disabled == disabled {
 			return nil
 		}
@@ -111,12 +116,18 @@ func (s *Service) SetUserDisabled(ctx context.Context, userID int64, disabled bo
 			if u.SessionEpoch, err = st.EndUserSessions(ctx, userID); err != nil {
 				return err
 			}
+			if err := st.EndPasswordResets(ctx, userID, s.clock.Now()); err != nil {
+				return err
+			}
 			action.Detail = "enabled → disabled; sessions ended"
 		} else {
 			action.Detail = "disabled → enabled"
 		}
 		return s.audit(ctx, st, action)
 	})
+	if portico.ErrorCode(err) == portico.EFORBIDDEN {
+		s.auditRefusal(ctx, action, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +160,10 @@ func (s *Service) SendPasswordLink(ctx context.Context, userID int64) (*Password
 		if err != nil {
 			return err
 		}
+		action.Target = u.Username
+		if err := notOnAdminWithAPIKey(ctx, u, "Sending a password link"); err != nil {
+			return err
+		}
 		if link, err = s.newPasswordLink(ctx, st, u); err != nil {
 			return err
 		}
@@ -158,16 +173,22 @@ func (s *Service) SendPasswordLink(ctx context.Context, userID int64) (*Password
 		}
 		return s.audit(ctx, st, action)
 	})
+	if portico.ErrorCode(err) == portico.EFORBIDDEN {
+		s.auditRefusal(ctx, action, err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return link, nil
 }
 
-// newPasswordLink stores a link for u through st and queues its mail when
-// u has an email address.
+// newPasswordLink stores a link for u through st, in place of any earlier
+// one, and queues its mail when u has an email address.
 func (s *Service) newPasswordLink(ctx context.Context, st store.Store, u *portico.User) (*PasswordLink, error) {
 	now := s.clock.Now()
+	if err := st.EndPasswordResets(ctx, u.ID, now); err != nil {
+		return nil, err
+	}
 	token, tokenHash := secret.NewToken()
 	r := &portico.PasswordReset{UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(PasswordLinkLifetime)}
 	if err := st.CreatePasswordReset(ctx, r, tokenHash); err != nil {
@@ -205,16 +226,26 @@ func (s *Service) SetTemporaryPassword(ctx context.Context, userID int64) (*port
 		if u, err = st.UserByID(ctx, userID); err != nil {
 			return err
 		}
+		action.Target = u.Username
+		if err := notOnAdminWithAPIKey(ctx, u, "Setting the password"); err != nil {
+			return err
+		}
 		if err := st.SetTemporaryPassword(ctx, userID, hash); err != nil {
 			return err
 		}
 		if u.SessionEpoch, err = st.EndUserSessions(ctx, userID); err != nil {
 			return err
 		}
+		if err := st.EndPasswordResets(ctx, userID, s.clock.Now()); err != nil {
+			return err
+		}
 		u.MustChangePassword = true
 		action.Target, action.Detail = u.Username, "temporary password set; sessions ended"
 		return s.audit(ctx, st, action)
 	})
+	if portico.ErrorCode(err) == portico.EFORBIDDEN {
+		s.auditRefusal(ctx, action, err)
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -286,7 +317,11 @@ func (s *Service) SetPasswordWithLink(ctx context.Context, token string, p NewPa
 	}
 	hash := s.passwords.HashPassword(p.Password)
 	err = s.store.InTx(ctx, func(st store.Store) error {
-		if err := st.UsePasswordReset(ctx, r.ID, s.clock.Now()); err != nil {
+		now := s.clock.Now()
+		if err := st.UsePasswordReset(ctx, r.ID, now); err != nil {
+			return err
+		}
+		if err := st.EndPasswordResets(ctx, u.ID, now); err != nil {
 			return err
 		}
 		if err := st.SetPasswordHash(ctx, u.ID, hash); err != nil {
@@ -325,6 +360,9 @@ func (s *Service) ReplaceTemporaryPassword(ctx context.Context, p NewPassword) (
 	next := *u
 	err = s.store.InTx(ctx, func(st store.Store) error {
 		if err := st.SetPasswordHash(ctx, u.ID, hash); err != nil {
+			return err
+		}
+		if err := st.EndPasswordResets(ctx, u.ID, s.clock.Now()); err != nil {
 			return err
 		}
 		var err error

@@ -7,10 +7,12 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/portico-mdm/portico"
+	"github.com/portico-mdm/portico/internal/secret"
 	"github.com/portico-mdm/portico/internal/service"
 	"github.com/portico-mdm/portico/internal/store"
 )
@@ -453,5 +455,139 @@ func TestLosingThePINRoleThroughASetStopsTheOneTimePIN(t *testing.T) {
 				wantCode(t, err, portico.EFORBIDDEN)
 			}
 		})
+	}
+}
+
+// Every new password, and every newer link, ends the links made before:
+// an old link, perhaps still in a mailbox someone else reads, must not
+// undo the change.
+func TestEarlierPasswordLinksStopWorking(t *testing.T) {
+	own := service.NewPassword{Password: "brand-new-pass-1", Repeat: "brand-new-pass-1"}
+	tests := []struct {
+		name   string
+		change func(t *testing.T, e *env, alice *portico.User) (string, error)
+	}{
+		{"a newer link", func(t *testing.T, e *env, alice *portico.User) (string, error) {
+			_, err := e.svc.SendPasswordLink(e.op, alice.ID)
+			return "", err
+		}},
+		{"a temporary password", func(t *testing.T, e *env, alice *portico.User) (string, error) {
+			_, _, err := e.svc.SetTemporaryPassword(e.op, alice.ID)
+			return "", err
+		}},
+		{"disabling", func(t *testing.T, e *env, alice *portico.User) (string, error) {
+			if _, err := e.svc.SetUserDisabled(e.op, alice.ID, true); err != nil {
+				return "", err
+			}
+			_, err := e.svc.SetUserDisabled(e.op, alice.ID, false)
+			return "", err
+		}},
+		{"a change on the account page", func(t *testing.T, e *env, alice *portico.User) (string, error) {
+			_, err := e.svc.ChangeAccount(as(e.reload(t, alice)), service.AccountChange{
+				Name: alice.Name, Email: alice.Email, CurrentPassword: "alice-password",
+				NewPassword: own.Password, RepeatPassword: own.Repeat,
+			})
+			return "", err
+		}},
+		{"replacing a temporary password", func(t *testing.T, e *env, alice *portico.User) (string, error) {
+			// The temporary password itself ends the first link; a
+			// second one, made after it, must end with its replacement.
+			signedIn, _, err := e.svc.SetTemporaryPassword(e.op, alice.ID)
+			if err != nil {
+				return "", err
+			}
+			second, err := e.svc.SendPasswordLink(e.op, alice.ID)
+			if err != nil {
+				return "", err
+			}
+			_, err = e.svc.ReplaceTemporaryPassword(as(signedIn), own)
+			return second.Link, err
+		}},
+		{"setting one with a link", func(t *testing.T, e *env, alice *portico.User) (string, error) {
+			// Two unused links at once are left from before a new link
+			// ended the earlier ones: the first password set with either
+			// ends the other.
+			now := e.clock.Now()
+			r := &portico.PasswordReset{UserID: alice.ID, CreatedAt: now, ExpiresAt: now.Add(service.PasswordLinkLifetime)}
+			if err := e.db.CreatePasswordReset(context.Background(), r, secret.HashToken("older-token")); err != nil {
+				return "", err
+			}
+			_, err := e.svc.SetPasswordWithLink(from("x"), linkToken(t, e.mailedLink(t, alice.Email)), own)
+			return "https://portico.example/reset-password?t=older-token", err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			alice := e.addUser(t, "alice", false, portico.RoleChangeAccount)
+			first, err := e.svc.SendPasswordLink(e.op, alice.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stale, err := tt.change(t, e, alice)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stale == "" {
+				stale = first.Link
+			}
+			_, _, err = e.svc.PasswordLinkUser(from("x"), linkToken(t, stale))
+			wantCode(t, err, portico.ECONFLICT)
+			_, err = e.svc.SetPasswordWithLink(from("x"), linkToken(t, stale), service.NewPassword{Password: "attacker-pass-9", Repeat: "attacker-pass-9"})
+			wantCode(t, err, portico.ECONFLICT)
+			if _, err := e.svc.Login(from("192.0.2.8"), "alice", "attacker-pass-9"); err == nil {
+				t.Error("the earlier link set a password")
+			}
+		})
+	}
+}
+
+// A link opened in several tabs, or by someone else at the same moment,
+// sets one password: exactly one of the tries at once wins, and its
+// password is the one that works.
+func TestPasswordLinkUsedAtOnceWorksOnce(t *testing.T) {
+	e := newEnv(t)
+	alice := e.addUser(t, "alice", false)
+	link, err := e.svc.SendPasswordLink(e.op, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := linkToken(t, link.Link)
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			p := fmt.Sprintf("tab-%d-password", i)
+			_, errs[i] = e.svc.SetPasswordWithLink(from("x"), token, service.NewPassword{Password: p, Repeat: p})
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch portico.ErrorCode(err) {
+		case "":
+			if winner >= 0 {
+				t.Errorf("tabs %d and %d both set a password", winner, i)
+			}
+			winner = i
+		case portico.ECONFLICT:
+		default:
+			t.Errorf("tab %d: %v", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no tab set a password")
+	}
+	if _, err := e.svc.Login(from("192.0.2.10"), "alice", fmt.Sprintf("tab-%d-password", winner)); err != nil {
+		t.Errorf("the winning tab's password: %v", err)
+	}
+	for i := range n {
+		if i == winner {
+			continue
+		}
+		e.clock.Advance(time.Hour) // past the throttling of the failures before
+		_, err := e.svc.Login(from("192.0.2.10"), "alice", fmt.Sprintf("tab-%d-password", i))
+		wantCode(t, err, portico.EUNAUTHENTICATED)
 	}
 }

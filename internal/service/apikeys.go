@@ -65,10 +65,28 @@ func mayManageAPIKeys(ctx context.Context) error {
 	if err := requireAdmin(ctx); err != nil {
 		return err
 	}
+	return notWithAPIKey(ctx, "Managing API keys")
+}
+
+// notWithAPIKey refuses an API key what reaches a person's administrator
+// rights: keys, administrators and their sign-in, and the settings that
+// decide who signs in how and from where. A key acts with an
+// administrator's rights within its scope, but a leaked key must not be
+// able to become, or take over, a person with all of them.
+func notWithAPIKey(ctx context.Context, what string) error {
 	if portico.ActorFromContext(ctx).APIKey != nil {
-		return portico.Errorf(portico.EFORBIDDEN, "API keys are managed in the admin portal, not with an API key.")
+		return portico.Errorf(portico.EFORBIDDEN, "%s is done in the admin portal by an administrator, not with an API key.", what)
 	}
 	return nil
+}
+
+// notOnAdminWithAPIKey is notWithAPIKey for what an admin does to another
+// user's sign-in, which only an administrator's own needs it for.
+func notOnAdminWithAPIKey(ctx context.Context, u *portico.User, what string) error {
+	if !u.Admin {
+		return nil
+	}
+	return notWithAPIKey(ctx, what+" of an administrator")
 }
 
 // APIKeys lists every API key, newest first (admins only).

@@ -342,3 +342,110 @@ func TestAPIKeyCallsAtOnceAreNotThrottled(t *testing.T) {
 		}
 	}
 }
+
+// An API key acts with an administrator's rights, but nothing it does may
+// make it, or hand it, a person's administrator rights: each refusal says
+// where it is done instead and is audited.
+func TestAPIKeysDoNotReachAdministrators(t *testing.T) {
+	type call func(ctx context.Context, e *env, target *portico.User) error
+	tests := []struct {
+		name, action string
+		admin        call // refused on an administrator
+	}{
+		{"create an administrator", "user.create", func(ctx context.Context, e *env, target *portico.User) error {
+			_, _, err := e.svc.CreateUser(ctx, service.NewUser{User: portico.User{Username: "new-" + target.Username, Email: "n@example.com", Admin: target.Admin}})
+			return err
+		}},
+		{"temporary password", "user.password_temporary", func(ctx context.Context, e *env, target *portico.User) error {
+			_, _, err := e.svc.SetTemporaryPassword(ctx, target.ID)
+			return err
+		}},
+		{"password link", "user.password_link", func(ctx context.Context, e *env, target *portico.User) error {
+			_, err := e.svc.SendPasswordLink(ctx, target.ID)
+			return err
+		}},
+		{"disable", "user.disable", func(ctx context.Context, e *env, target *portico.User) error {
+			_, err := e.svc.SetUserDisabled(ctx, target.ID, true)
+			return err
+		}},
+		{"reset the second factor", "user.two_factor_reset", func(ctx context.Context, e *env, target *portico.User) error {
+			_, err := e.svc.ResetTwoFactor(ctx, target.ID)
+			if portico.ErrorCode(err) == portico.ECONFLICT { // has none: the reset was allowed
+				return nil
+			}
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			root := e.addUser(t, "root", true)
+			other := e.addUser(t, "other", true)
+			alice := e.addUser(t, "alice", false)
+			k, _ := e.apiKey(t, "scripts", portico.ScopeReadWrite)
+			err := tt.admin(withKey(k), e, root)
+			wantCode(t, err, portico.EFORBIDDEN)
+			if msg := portico.ErrorMessage(err); !strings.Contains(msg, "done in the admin portal by an administrator, not with an API key") {
+				t.Errorf("message %q", msg)
+			}
+			var denied []*portico.AuditEntry
+			for _, en := range audit(t, e, tt.action) {
+				if en.Result == portico.ResultDenied {
+					denied = append(denied, en)
+				}
+			}
+			if len(denied) != 1 || denied[0].Actor != k.ActorName() {
+				t.Errorf("the refusal is not audited: %+v", denied)
+			}
+			if got := e.reload(t, root); got.Disabled || got.MustChangePassword {
+				t.Errorf("root changed: %+v", got)
+			}
+			// The same for a user without administrator rights, and by
+			// an administrator for an administrator, is allowed.
+			if err := tt.admin(withKey(k), e, alice); err != nil {
+				t.Errorf("on a user: %v", err)
+			}
+			if err := tt.admin(as(root), e, other); err != nil {
+				t.Errorf("by an administrator: %v", err)
+			}
+		})
+	}
+}
+
+func TestAPIKeysDoNotChangeAccessOrSecurity(t *testing.T) {
+	e := newEnv(t)
+	root := e.addUser(t, "root", true)
+	k, _ := e.apiKey(t, "scripts", portico.ScopeReadWrite)
+	refused := []map[string]string{
+		{"access.portal_networks": "10.0.0.0/8"},
+		{"access.admin_networks": "10.0.0.0/8"},
+		// The key's own address (192.0.2.7) is not in the list: it would
+		// lock the key out too.
+		{"access.api_networks": "10.0.0.0/8"},
+		{"security.require_admin_2fa": "true"},
+		{"session.lifetime": "720h"},
+		{"login.max_failures": "100", "branding.name": "Acme"},
+	}
+	for _, values := range refused {
+		err := e.svc.SetSettings(withKey(k), values)
+		wantCode(t, err, portico.EFORBIDDEN)
+		if msg := portico.ErrorMessage(err); !strings.Contains(msg, "not with an API key") {
+			t.Errorf("%v: message %q", values, msg)
+		}
+	}
+	if n := len(audit(t, e, "settings.change")); n != len(refused) {
+		t.Errorf("%d refusals audited, want %d", n, len(refused))
+	}
+	v, _ := e.svc.Settings(e.op)
+	for _, key := range []string{"access.api_networks", "session.lifetime", "branding.name", "login.max_failures"} {
+		if def, _ := portico.LookupSetting(key); v.Get(key) != def.Default {
+			t.Errorf("%s changed to %q", key, v.Get(key))
+		}
+	}
+	if err := e.svc.SetSettings(withKey(k), map[string]string{"branding.name": "Acme"}); err != nil {
+		t.Errorf("another group: %v", err)
+	}
+	if err := e.svc.SetSettings(as(root), map[string]string{"session.lifetime": "24h"}); err != nil {
+		t.Errorf("an administrator: %v", err)
+	}
+}

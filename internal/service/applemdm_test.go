@@ -108,7 +108,7 @@ func TestEnrollmentProfile(t *testing.T) {
 				t.Fatal(err)
 			}
 			link, _ := url.Parse(started.Link)
-			steps, err := e.svc.OpenRegistration(from("192.0.2.9"), "alice", "alice-password", "", link.Query().Get("t"), "")
+			steps, err := e.svc.OpenRegistration(from("192.0.2.9"), "alice", "alice-password", "", "", link.Query().Get("t"), "")
 			if err != nil {
 				t.Fatal(err)
 			}

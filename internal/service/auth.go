@@ -14,6 +14,16 @@ import (
 
 var errDisabled = portico.Errorf(portico.EFORBIDDEN, "This account is disabled. Ask the helpdesk if you need it again.")
 
+// ownPassword refuses what only a user who chose their own password may
+// do: a temporary password is known to the admin who set it, and lets the
+// user do nothing but sign in to the portal to replace it.
+func ownPassword(u *portico.User, doing string) error {
+	if u.MustChangePassword {
+		return portico.Errorf(portico.EFORBIDDEN, "Sign in to the portal and choose your own password before you %s.", doing)
+	}
+	return nil
+}
+
 // Failed sign-ins from one address may outnumber those against one user by
 // this factor before the address is locked out: a NAT carries many users.
 const addressFailureFactor = 4

@@ -59,11 +59,13 @@ func (s *Service) AllDevices(ctx context.Context, f store.DeviceFilter) ([]*port
 }
 
 // Registration is what a device agent sends to register (SPEC AGENT-1):
-// the user's password, or the PIN of a registration, and optionally the
-// token of the registration link it was opened with.
+// the user's password, with the code of their second factor when they have
+// one, or the PIN of a registration, and optionally the token of the
+// registration link it was opened with.
 type Registration struct {
 	Username string
 	Password string
+	Code     string
 	PIN      string
 	Token    string
 	Platform portico.Platform
@@ -84,7 +86,7 @@ func (s *Service) RegisterDevice(ctx context.Context, r Registration) (*portico.
 	if err := r.Details.Validate(); err != nil {
 		return nil, "", err
 	}
-	u, inv, err := s.authenticateRegistration(ctx, r.Username, r.Password, r.PIN, r.Token)
+	u, inv, err := s.authenticateRegistration(ctx, r.Username, r.Password, r.PIN, r.Code, r.Token)
 	if err != nil {
 		s.auditRefusal(ctx, action, err)
 		return nil, "", err

@@ -31,6 +31,12 @@ type ImportRow struct {
 	Line     int
 	User     portico.User
 	Problems []string
+	// Warnings are what the admin should look at but that does not stop
+	// the import: an email address another user has too, which admins
+	// may give several accounts.
+	Warnings []string
+	// RepeatOf is the line that has the row's user name already, or 0.
+	RepeatOf int
 }
 
 // ImportPreview is every row of a CSV file of users, checked and nothing
@@ -39,6 +45,8 @@ type ImportPreview struct {
 	Rows []*ImportRow
 	// Bad counts the rows with a problem; an import needs none.
 	Bad int
+	// Warned counts the rows with a warning.
+	Warned int
 }
 
 // ImportResult is what an import wrote.
@@ -61,7 +69,10 @@ func (s *Service) previewImport(ctx context.Context, st store.Store, text string
 	if len(text) > MaxImportBytes {
 		return nil, portico.Errorf(portico.EINVALID, "The file is larger than %d KiB. Split it and import the parts one after another.", MaxImportBytes>>10)
 	}
-	r := csv.NewReader(strings.NewReader(text))
+	// A byte order mark, which Excel and PowerShell write, is no part of
+	// the first column's name; taken off before the reader sees it, a
+	// quoted header after it reads as quoted.
+	r := csv.NewReader(strings.NewReader(strings.TrimPrefix(text, "\uFEFF")))
 	r.FieldsPerRecord = -1
 	r.TrimLeadingSpace = true
 	header, err := r.Read()
@@ -99,9 +110,15 @@ func (s *Service) previewImport(ctx context.Context, st store.Store, text string
 	if err := markDuplicates(ctx, st, p.Rows); err != nil {
 		return nil, err
 	}
+	if err := markSharedEmails(ctx, st, p.Rows); err != nil {
+		return nil, err
+	}
 	for _, row := range p.Rows {
 		if len(row.Problems) > 0 {
 			p.Bad++
+		}
+		if len(row.Warnings) > 0 {
+			p.Warned++
 		}
 	}
 	return p, nil
@@ -127,7 +144,7 @@ func lineOf(err error) int {
 func importHeader(header []string) (map[string]int, error) {
 	cols := map[string]int{}
 	for i, h := range header {
-		name := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\uFEFF")))
+		name := strings.ToLower(strings.TrimSpace(h))
 		switch {
 		case !slices.Contains(ImportColumns, name):
 			return nil, portico.Errorf(portico.EINVALID, "The first line must be the header with the columns %s; %q is not one of them.", strings.Join(ImportColumns, ","), h)
@@ -191,6 +208,7 @@ func markDuplicates(ctx context.Context, st store.Store, rows []*ImportRow) erro
 			continue
 		}
 		if line, seen := first[name]; seen {
+			row.RepeatOf = line
 			row.Problems = append(row.Problems, fmt.Sprintf("The user name %s is on line %d already.", row.User.Username, line))
 			continue
 		}
@@ -206,8 +224,44 @@ func markDuplicates(ctx context.Context, st store.Store, rows []*ImportRow) erro
 		taken[strings.ToLower(n)] = true
 	}
 	for _, row := range rows {
-		if taken[strings.ToLower(row.User.Username)] && !slices.ContainsFunc(row.Problems, func(p string) bool { return strings.Contains(p, "is on line") }) {
+		if taken[strings.ToLower(row.User.Username)] && row.RepeatOf == 0 {
 			row.Problems = append(row.Problems, fmt.Sprintf("The user name %s is taken by an existing user.", row.User.Username))
+		}
+	}
+	return nil
+}
+
+// markSharedEmails warns of email addresses that repeat within the file,
+// in any case, and of those that users have already. CreateUser lets
+// admins give several accounts one address (a shared mailbox, a person
+// with a second account), so neither stops the import; but a typing
+// mistake that mails one person's password link to another should be seen.
+func markSharedEmails(ctx context.Context, st store.Store, rows []*ImportRow) error {
+	first := map[string]int{}
+	var emails []string
+	for _, row := range rows {
+		email := strings.ToLower(row.User.Email)
+		if email == "" || len(row.Problems) > 0 {
+			continue
+		}
+		if line, seen := first[email]; seen {
+			row.Warnings = append(row.Warnings, fmt.Sprintf("The email address %s is on line %d too.", row.User.Email, line))
+			continue
+		}
+		first[email] = row.Line
+		emails = append(emails, email)
+	}
+	existing, err := st.ExistingEmails(ctx, emails)
+	if err != nil {
+		return err
+	}
+	has := map[string]bool{}
+	for _, e := range existing {
+		has[strings.ToLower(e)] = true
+	}
+	for _, row := range rows {
+		if email := strings.ToLower(row.User.Email); has[email] && first[email] == row.Line {
+			row.Warnings = append(row.Warnings, fmt.Sprintf("An existing user has the email address %s too.", row.User.Email))
 		}
 	}
 	return nil

@@ -127,3 +127,65 @@ func TestImportUsersAllOrNone(t *testing.T) {
 		t.Errorf("%d messages, want 30", len(msgs))
 	}
 }
+
+// A user name the file repeats is reported once as a repeat, even when an
+// existing user has it too.
+func TestPreviewImportRepeatedTakenName(t *testing.T) {
+	e := newEnv(t)
+	e.addUser(t, "taken", false)
+	p, err := e.svc.PreviewImport(e.op, importHeader+"taken,a@example.com,,,\nTaken,b@example.com,,,\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, repeat := p.Rows[0], p.Rows[1]
+	if len(first.Problems) != 1 || !strings.Contains(first.Problems[0], "taken by an existing user") || first.RepeatOf != 0 {
+		t.Errorf("line 2: %+v", first)
+	}
+	if len(repeat.Problems) != 1 || !strings.Contains(repeat.Problems[0], "on line 2 already") || repeat.RepeatOf != 2 {
+		t.Errorf("line 3: %+v", repeat)
+	}
+}
+
+// Admins may give several accounts one address, as CreateUser does, so a
+// shared address is a warning that does not stop the import.
+func TestImportWarnsOfSharedEmails(t *testing.T) {
+	e := newEnv(t)
+	e.addUser(t, "desk", false) // desk@example.com
+	text := importHeader + "ann,ann@example.com,,,\nann2,ANN@example.com,,,\ncarl,Desk@Example.com,,,\ndora,dora@example.com,,,\n"
+	p, err := e.svc.PreviewImport(e.op, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"", "ANN@example.com is on line 2 too", "An existing user has the email address Desk@Example.com too", ""}
+	for i, row := range p.Rows {
+		got := strings.Join(row.Warnings, " ")
+		if (want[i] == "") != (got == "") || !strings.Contains(got, want[i]) || len(row.Problems) != 0 {
+			t.Errorf("line %d: warnings %q problems %q, want warning %q", row.Line, got, row.Problems, want[i])
+		}
+	}
+	if p.Bad != 0 || p.Warned != 2 {
+		t.Errorf("%d bad and %d warned rows, want 0 and 2", p.Bad, p.Warned)
+	}
+	res, err := e.svc.ImportUsers(e.op, text)
+	if err != nil || len(res.Users) != 4 {
+		t.Fatalf("import with shared addresses: %+v, %v", res, err)
+	}
+}
+
+// Excel and PowerShell's Export-Csv start the file with a byte order mark,
+// and PowerShell quotes every field, the header's too.
+func TestImportReadsAByteOrderMark(t *testing.T) {
+	e := newEnv(t)
+	for _, text := range []string{
+		"\uFEFF\"username\",\"email\",\"name\",\"phone\",\"roles\"\r\n\"nina\",\"nina@example.com\",\"Nina\",\"\",\"lock\"\r\n",
+		"\uFEFFusername,email\nnina,nina@example.com\n",
+	} {
+		p, err := e.svc.PreviewImport(e.op, text)
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		if p.Bad != 0 || p.Rows[0].User.Username != "nina" || p.Rows[0].User.Email != "nina@example.com" {
+			t.Errorf("%q: %+v", text, p.Rows[0])
+		}
+	}
+}

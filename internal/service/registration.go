@@ -350,26 +350,52 @@ func (s *Service) expireRegistrations(ctx context.Context) error {
 
 var errWrongPIN = portico.Errorf(portico.EUNAUTHENTICATED, "The user name or PIN is wrong.")
 
+// ErrCodeNeeded asks a user with two-step sign-in who registers a device
+// with their password for the code of their second factor too.
+var ErrCodeNeeded = portico.Errorf(portico.EUNAUTHENTICATED, "Your account uses two-step sign-in: give the code your authenticator app shows now (or a recovery code) with your password.")
+
 // authenticateRegistration checks who completes a registration, on the
 // device or at /go (SPEC REG-4). With the token of a registration link the
 // registration is the link's, and its secret is still required: the PIN
 // when one was issued, else the user's password. Without a token, a PIN is
-// tried against the user's own registrations that have one. It returns the
-// registration to complete, or nil for a password without a token.
-func (s *Service) authenticateRegistration(ctx context.Context, username, password, pin, token string) (*portico.User, *portico.Invitation, error) {
+// tried against the user's own registrations that have one. A user with
+// two-step sign-in gives its code with the password, as when signing in:
+// the password alone must not register a device that then receives what
+// the user's devices get. A PIN needs no code: the user made it in the
+// portal, signed in with both. It returns the registration to complete,
+// or nil for a password without a token.
+func (s *Service) authenticateRegistration(ctx context.Context, username, password, pin, code, token string) (*portico.User, *portico.Invitation, error) {
 	u, inv, err := s.registrationCredentials(ctx, username, password, pin, token)
 	if err != nil {
 		return nil, nil, err
 	}
 	// The same rule as for what a user may start in the portal: a PIN
 	// handed out before the user was disabled registers nothing.
-	switch {
-	case u.Disabled:
+	if u.Disabled {
 		return nil, nil, errDisabled
-	case u.MustChangePassword:
-		return nil, nil, portico.Errorf(portico.EFORBIDDEN, "Sign in to the portal and choose your own password before you register a device.")
+	}
+	if err := ownPassword(u, "register a device"); err != nil {
+		return nil, nil, err
+	}
+	if password != "" {
+		if err := s.registrationCode(ctx, u, code); err != nil {
+			return nil, nil, err
+		}
 	}
 	return u, inv, nil
+}
+
+// registrationCode checks, when the user has a second factor, the code
+// given with their password.
+func (s *Service) registrationCode(ctx context.Context, u *portico.User, code string) error {
+	on, err := s.twoFactorEnabled(ctx, u.ID)
+	if err != nil || !on {
+		return err
+	}
+	if strings.TrimSpace(code) == "" {
+		return ErrCodeNeeded
+	}
+	return s.checkCode(ctx, u, code)
 }
 
 func (s *Service) registrationCredentials(ctx context.Context, username, password, pin, token string) (*portico.User, *portico.Invitation, error) {
@@ -557,9 +583,9 @@ type Steps struct {
 // OpenRegistration is the registration page's sign-in (SPEC REG-4): the
 // same checks as a device's registration, which it does not complete; the
 // device (its agent, or later its enrollment profile) does.
-func (s *Service) OpenRegistration(ctx context.Context, username, password, pin, token string, platform portico.Platform) (*Steps, error) {
+func (s *Service) OpenRegistration(ctx context.Context, username, password, pin, code, token string, platform portico.Platform) (*Steps, error) {
 	action := portico.AuditEntry{Action: "registration.open", Target: username}
-	u, inv, err := s.authenticateRegistration(ctx, username, password, pin, token)
+	u, inv, err := s.authenticateRegistration(ctx, username, password, pin, code, token)
 	if err != nil {
 		s.auditRefusal(ctx, action, err)
 		return nil, err

@@ -278,7 +278,7 @@ func TestOpenRegistration(t *testing.T) {
 	alice := e.addUser(t, "alice", false, portico.RoleGenerateQR)
 	qr, _ := e.svc.StartRegistration(as(alice), portico.InviteByQR, portico.PlatformAndroid)
 	token := tokenOf(t, qr.Link)
-	steps, err := e.svc.OpenRegistration(from("192.0.2.9"), "alice", "alice-password", "", token, "")
+	steps, err := e.svc.OpenRegistration(from("192.0.2.9"), "alice", "alice-password", "", "", token, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,22 +286,22 @@ func TestOpenRegistration(t *testing.T) {
 	if steps.Platform != portico.PlatformAndroid || agent.Query().Get("id") != "agent" || agent.Query().Get("referrer") != "portico_token="+token {
 		t.Errorf("steps = %+v", steps)
 	}
-	steps, err = e.svc.OpenRegistration(from("192.0.2.9"), "alice", "alice-password", "", "", portico.PlatformIOS)
+	steps, err = e.svc.OpenRegistration(from("192.0.2.9"), "alice", "alice-password", "", "", "", portico.PlatformIOS)
 	if err != nil || steps.AgentURL != "" || !strings.Contains(steps.Instructions, "App Store") {
 		t.Errorf("steps without a link = %+v, %v", steps, err)
 	}
-	steps, err = e.svc.OpenRegistration(from("192.0.2.9"), "alice", "alice-password", "", "", portico.PlatformWindows)
+	steps, err = e.svc.OpenRegistration(from("192.0.2.9"), "alice", "alice-password", "", "", "", portico.PlatformWindows)
 	if err != nil || steps.AgentURL != "" {
 		t.Errorf("Windows steps before a download is set = %+v, %v", steps, err)
 	}
 	if err := e.svc.SetSettings(e.op, map[string]string{"registration.windows_agent_url": "https://downloads.example/agent.msi"}); err != nil {
 		t.Fatal(err)
 	}
-	steps, err = e.svc.OpenRegistration(from("192.0.2.9"), "alice", "alice-password", "", token, portico.PlatformWindows)
+	steps, err = e.svc.OpenRegistration(from("192.0.2.9"), "alice", "alice-password", "", "", token, portico.PlatformWindows)
 	if err != nil || steps.AgentURL != "https://downloads.example/agent.msi" || !strings.Contains(steps.Instructions, "Windows PC") {
 		t.Errorf("Windows steps = %+v, %v", steps, err)
 	}
-	_, err = e.svc.OpenRegistration(from("192.0.2.9"), "alice", "wrong", "", token, "")
+	_, err = e.svc.OpenRegistration(from("192.0.2.9"), "alice", "wrong", "", "", token, "")
 	wantCode(t, err, portico.EUNAUTHENTICATED)
 	if devices, _ := e.svc.MyDevices(as(alice)); len(devices) != 1 || devices[0].Status != portico.StatusPending {
 		t.Error("opening the registration page completed the registration")

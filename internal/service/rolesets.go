@@ -150,16 +150,21 @@ func (s *Service) DeleteRoleSet(ctx context.Context, id int64) error {
 // AssignRoleSet puts the selected users in the role set (admins only), all
 // or none.
 func (s *Service) AssignRoleSet(ctx context.Context, setID int64, userIDs []int64) (*portico.RoleSet, error) {
-	return s.changeMembers(ctx, "roleset.assign", setID, userIDs)
+	return s.changeMembers(ctx, true, setID, userIDs)
 }
 
 // UnassignRoleSet takes the selected users out of the role set (admins
 // only), all or none; they lose the set's roles at once.
 func (s *Service) UnassignRoleSet(ctx context.Context, setID int64, userIDs []int64) (*portico.RoleSet, error) {
-	return s.changeMembers(ctx, "roleset.unassign", setID, userIDs)
+	return s.changeMembers(ctx, false, setID, userIDs)
 }
 
-func (s *Service) changeMembers(ctx context.Context, what string, setID int64, userIDs []int64) (*portico.RoleSet, error) {
+// changeMembers puts the users in the set, or takes them out of it.
+func (s *Service) changeMembers(ctx context.Context, assign bool, setID int64, userIDs []int64) (*portico.RoleSet, error) {
+	what := "roleset.unassign"
+	if assign {
+		what = "roleset.assign"
+	}
 	if err := requireAdmin(ctx); err != nil {
 		s.auditRefusal(ctx, portico.AuditEntry{Action: what, Target: fmt.Sprint(setID)}, err)
 		return nil, err
@@ -180,7 +185,7 @@ func (s *Service) changeMembers(ctx context.Context, what string, setID int64, u
 				return err
 			}
 		}
-		if what == "roleset.assign" {
+		if assign {
 			err = st.AddToRoleSet(ctx, setID, ids)
 		} else {
 			err = st.RemoveFromRoleSet(ctx, setID, ids)
@@ -188,7 +193,7 @@ func (s *Service) changeMembers(ctx context.Context, what string, setID int64, u
 		if err != nil {
 			return err
 		}
-		if what == "roleset.unassign" && lostPINRole(set, nil) {
+		if !assign && lostPINRole(set, nil) {
 			if err := s.membersChanged(ctx, st, ids); err != nil {
 				return err
 			}

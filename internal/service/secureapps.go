@@ -169,7 +169,11 @@ func (s *Service) recoverPasscode(ctx context.Context, d *portico.Device, action
 	}
 	action.Target = owner.Username
 	if password != "" {
-		if _, err := s.checkPassword(ctx, owner.Username, password); err != nil {
+		u, err := s.checkPassword(ctx, owner.Username, password)
+		if err != nil {
+			return err
+		}
+		if err := ownPassword(u, "reset your secure apps passcode"); err != nil {
 			return err
 		}
 		action.Detail = "password"

@@ -260,6 +260,29 @@ func TestPasswordRecoversThePasscodeOfAPasswordUser(t *testing.T) {
 	}
 }
 
+// A temporary password is known to the admin who set it: it recovers no
+// passcode, as it registers no device.
+func TestTemporaryPasswordRecoversNoPasscode(t *testing.T) {
+	e := newEnv(t)
+	e.secureAppsOn(t, nil)
+	alice := e.addUser(t, "alice", false)
+	_, token := registerWith(t, e, alice, portico.PlatformAndroid, false)
+	device := e.onDevice(t, token, "198.51.100.9")
+	_, temp, err := e.svc.SetTemporaryPassword(e.op, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.svc.RecoverSecureAppsPasscode(device, "alice", temp, "")
+	wantCode(t, err, portico.EFORBIDDEN)
+	if msg := portico.ErrorMessage(err); !strings.Contains(msg, "choose your own password") {
+		t.Errorf("message %q", msg)
+	}
+	entries := audit(t, e, "secure_apps.recover")
+	if len(entries) != 1 || entries[0].Result != portico.ResultDenied {
+		t.Errorf("audit = %+v", entries)
+	}
+}
+
 func TestRecoveryFollowsThePolicyOfTheDevice(t *testing.T) {
 	tests := []struct {
 		name     string

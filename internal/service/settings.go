@@ -50,6 +50,15 @@ func (s *Service) SetSettings(ctx context.Context, values map[string]string) err
 			}
 		}
 	}
+	for _, key := range slices.Sorted(maps.Keys(values)) {
+		if def, _ := portico.LookupSetting(key); def.Group == "access" || def.Group == "security" {
+			err := notWithAPIKey(ctx, "Changing the "+def.Group+" settings")
+			if err != nil {
+				s.auditRefusal(ctx, portico.AuditEntry{Action: "settings.change", Target: key}, err)
+				return err
+			}
+		}
+	}
 	if err := checkAdminLockOut(ctx, values); err != nil {
 		return err
 	}

@@ -59,13 +59,6 @@ type TwoFactorSetup struct {
 	URL string
 }
 
-// PendingSignIn is a sign-in whose password was right and that waits for
-// its second factor: it grants nothing else.
-type PendingSignIn struct {
-	UserID, Epoch int64
-	Started       time.Time
-}
-
 // TwoFactor returns the signed-in user's second factor.
 func (s *Service) TwoFactor(ctx context.Context) (*TwoFactor, error) {
 	u, err := signedInUser(ctx)
@@ -201,41 +194,44 @@ func (s *Service) disableTwoFactor(ctx context.Context, action *portico.AuditEnt
 // ResetTwoFactor switches a user's second factor off for them, when they
 // lost their phone and their recovery codes (admins only).
 func (s *Service) ResetTwoFactor(ctx context.Context, userID int64) (*portico.User, error) {
+	return s.resetTwoFactor(ctx, func() (*portico.User, error) { return s.store.UserByID(ctx, userID) })
+}
+
+// ResetTwoFactorOf is ResetTwoFactor for the user with the name: the
+// operator's way back in for an only admin who lost phone and codes.
+func (s *Service) ResetTwoFactorOf(ctx context.Context, username string) (*portico.User, error) {
+	return s.resetTwoFactor(ctx, func() (*portico.User, error) { return s.store.UserByUsername(ctx, strings.TrimSpace(username)) })
+}
+
+// resetTwoFactor checks the actor before it looks the user up, so that no
+// one else learns which users exist.
+func (s *Service) resetTwoFactor(ctx context.Context, lookUp func() (*portico.User, error)) (*portico.User, error) {
 	action := portico.AuditEntry{Action: "user.two_factor_reset"}
 	if err := requireAdmin(ctx); err != nil {
 		s.auditRefusal(ctx, action, err)
 		return nil, err
 	}
-	u, err := s.store.UserByID(ctx, userID)
+	u, err := lookUp()
 	if err != nil {
 		return nil, err
 	}
 	action.Target = u.Username
-	t, err := s.store.TOTP(ctx, userID)
+	if err := notOnAdminWithAPIKey(ctx, u, "Resetting the two-step sign-in"); err != nil {
+		s.auditRefusal(ctx, action, err)
+		return nil, err
+	}
+	t, err := s.store.TOTP(ctx, u.ID)
 	if portico.ErrorCode(err) == portico.ENOTFOUND || (err == nil && !t.Enabled()) {
 		return nil, portico.Errorf(portico.ECONFLICT, "%s does not use two-step sign-in.", u.Username)
 	} else if err != nil {
 		return nil, err
 	}
 	return u, s.store.InTx(ctx, func(st store.Store) error {
-		if err := st.DeleteTOTP(ctx, userID); err != nil {
+		if err := st.DeleteTOTP(ctx, u.ID); err != nil {
 			return err
 		}
 		return s.audit(ctx, st, action)
 	})
-}
-
-// ResetTwoFactorOf is ResetTwoFactor for the user with the name: the
-// operator's way back in for an only admin who lost phone and codes.
-func (s *Service) ResetTwoFactorOf(ctx context.Context, username string) (*portico.User, error) {
-	if err := requireAdmin(ctx); err != nil {
-		return nil, err
-	}
-	u, err := s.store.UserByUsername(ctx, strings.TrimSpace(username))
-	if err != nil {
-		return nil, err
-	}
-	return s.ResetTwoFactor(ctx, u.ID)
 }
 
 // UserTwoFactor reports whether a user signs in with a second factor
@@ -258,18 +254,18 @@ func (s *Service) twoFactorEnabled(ctx context.Context, userID int64) (bool, err
 // BeginSignIn follows a right password: it returns the pending sign-in
 // that waits for the user's second factor, or nil when the user has none
 // and is signed in now.
-func (s *Service) BeginSignIn(ctx context.Context, u *portico.User) (*PendingSignIn, error) {
+func (s *Service) BeginSignIn(ctx context.Context, u *portico.User) (*portico.PendingSignIn, error) {
 	on, err := s.twoFactorEnabled(ctx, u.ID)
 	if err != nil || !on {
 		return nil, err
 	}
-	return &PendingSignIn{UserID: u.ID, Epoch: u.SessionEpoch, Started: s.clock.Now()}, nil
+	return &portico.PendingSignIn{UserID: u.ID, Epoch: u.SessionEpoch, Started: s.clock.Now()}, nil
 }
 
 // FinishSignIn checks the second factor of a pending sign-in: a current
 // code, accepted once, or an unused recovery code, which is then used up.
 // Codes are throttled like passwords.
-func (s *Service) FinishSignIn(ctx context.Context, p PendingSignIn, code string) (*portico.User, error) {
+func (s *Service) FinishSignIn(ctx context.Context, p portico.PendingSignIn, code string) (*portico.User, error) {
 	action := portico.AuditEntry{Action: "login.second_factor"}
 	u, err := s.finishSignIn(ctx, p, code)
 	if err != nil {
@@ -287,7 +283,7 @@ func (s *Service) FinishSignIn(ctx context.Context, p PendingSignIn, code string
 	return u, nil
 }
 
-func (s *Service) finishSignIn(ctx context.Context, p PendingSignIn, code string) (*portico.User, error) {
+func (s *Service) finishSignIn(ctx context.Context, p portico.PendingSignIn, code string) (*portico.User, error) {
 	u, err := s.store.UserByID(ctx, p.UserID)
 	if portico.ErrorCode(err) == portico.ENOTFOUND {
 		return nil, ErrSignInAgain

@@ -130,7 +130,7 @@ func TestSecondFactorSignIn(t *testing.T) {
 	}
 	secret, _ := enrol(t, e, alice)
 
-	begin := func() service.PendingSignIn {
+	begin := func() portico.PendingSignIn {
 		t.Helper()
 		u, err := e.svc.Login(from("192.0.2.1"), "alice", "alice-password")
 		if err != nil {
@@ -142,7 +142,7 @@ func TestSecondFactorSignIn(t *testing.T) {
 		}
 		return *held
 	}
-	finish := func(p service.PendingSignIn, code string) error {
+	finish := func(p portico.PendingSignIn, code string) error {
 		t.Helper()
 		u, err := e.svc.FinishSignIn(from("192.0.2.1"), p, code)
 		if err == nil && u.ID != alice.ID {
@@ -213,7 +213,7 @@ func TestRecoveryCodesWorkOnce(t *testing.T) {
 	e := newEnv(t)
 	alice := e.addUser(t, "alice", false)
 	_, codes := enrol(t, e, alice)
-	held := service.PendingSignIn{UserID: alice.ID, Started: e.clock.Now()}
+	held := portico.PendingSignIn{UserID: alice.ID, Started: e.clock.Now()}
 	// As people type it: in capitals, without the dashes.
 	typed := strings.ToUpper(strings.ReplaceAll(codes[3], "-", " "))
 	if _, err := e.svc.FinishSignIn(from("192.0.2.1"), held, typed); err != nil {
@@ -224,7 +224,7 @@ func TestRecoveryCodesWorkOnce(t *testing.T) {
 		t.Errorf("a recovery code used twice: %v", err)
 	}
 	e.clock.Advance(time.Minute)
-	if _, err := e.svc.FinishSignIn(from("192.0.2.1"), service.PendingSignIn{UserID: alice.ID, Started: e.clock.Now()}, codes[4]); err != nil {
+	if _, err := e.svc.FinishSignIn(from("192.0.2.1"), portico.PendingSignIn{UserID: alice.ID, Started: e.clock.Now()}, codes[4]); err != nil {
 		t.Errorf("another recovery code: %v", err)
 	}
 	if tf, _ := e.svc.TwoFactor(as(alice)); tf.CodesLeft != 8 {
@@ -236,7 +236,7 @@ func TestSecondFactorThrottled(t *testing.T) {
 	e := newEnv(t)
 	alice := e.addUser(t, "alice", false)
 	secret, _ := enrol(t, e, alice)
-	held := service.PendingSignIn{UserID: alice.ID, Started: e.clock.Now()}
+	held := portico.PendingSignIn{UserID: alice.ID, Started: e.clock.Now()}
 	for i := range 5 {
 		if _, err := e.svc.FinishSignIn(from("192.0.2.1"), held, "000000"); portico.ErrorCode(err) != portico.EUNAUTHENTICATED {
 			t.Fatalf("wrong code %d: %v", i+1, err)
@@ -339,5 +339,61 @@ func TestAdminMustEnrol(t *testing.T) {
 				t.Errorf("AdminMustEnrol = %v, %v; want %v", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// A user with two-step sign-in registers a device with the password only
+// together with a code, on the device and at /go; a registration PIN, made
+// in the portal after signing in with both, needs none.
+func TestRegistrationWithPasswordNeedsTheSecondFactor(t *testing.T) {
+	e := newEnv(t)
+	e.switchOn(t, "registration.pin_enabled")
+	alice := e.addUser(t, "alice", false, portico.RoleRegisterDevice, portico.RoleRequestPIN)
+	secret, recovery := enrol(t, e, alice)
+	register := func(r service.Registration) error {
+		r.Username, r.Platform, r.Details = "alice", portico.PlatformAndroid, pixel
+		_, _, err := e.svc.RegisterDevice(from("198.51.100.7"), r)
+		return err
+	}
+	open := func(password, code string) error {
+		_, err := e.svc.OpenRegistration(from("198.51.100.8"), "alice", password, "", code, "", portico.PlatformAndroid)
+		return err
+	}
+	for name, try := range map[string]func() error{
+		"device API": func() error { return register(service.Registration{Password: "alice-password"}) },
+		"/go":        func() error { return open("alice-password", "") },
+	} {
+		err := try()
+		if !errors.Is(err, service.ErrCodeNeeded) {
+			t.Errorf("%s without a code: %v", name, err)
+		}
+	}
+	err := register(service.Registration{Password: "alice-password", Code: "000000"})
+	wantCode(t, err, portico.EUNAUTHENTICATED)
+	err = register(service.Registration{Password: "wrong-password", Code: totpCode(t, secret, e.clock.Now())})
+	wantCode(t, err, portico.EUNAUTHENTICATED)
+	if devices, _ := e.svc.MyDevices(as(alice)); len(devices) != 0 {
+		t.Fatalf("%d devices registered without the second factor", len(devices))
+	}
+
+	e.clock.Advance(30 * time.Second)
+	if err := register(service.Registration{Password: "alice-password", Code: totpCode(t, secret, e.clock.Now())}); err != nil {
+		t.Fatalf("with a code: %v", err)
+	}
+	if err := open("alice-password", recovery[0]); err != nil {
+		t.Fatalf("/go with a recovery code: %v", err)
+	}
+	err = open("alice-password", recovery[0])
+	wantCode(t, err, portico.EUNAUTHENTICATED) // used up
+
+	started, err := e.svc.StartRegistration(as(alice), portico.InviteWithPIN, portico.PlatformAndroid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := register(service.Registration{PIN: started.PIN}); err != nil {
+		t.Errorf("with a registration PIN: %v", err)
+	}
+	if devices, _ := e.svc.MyDevices(as(alice)); len(devices) != 2 {
+		t.Errorf("%d devices, want 2", len(devices))
 	}
 }

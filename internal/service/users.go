@@ -26,6 +26,12 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*portico.User, st
 		s.auditRefusal(ctx, action, err)
 		return nil, "", err
 	}
+	if nu.Admin {
+		if err := notWithAPIKey(ctx, "Creating an administrator"); err != nil {
+			s.auditRefusal(ctx, action, err)
+			return nil, "", err
+		}
+	}
 	u := nu.User
 	u.Username = strings.TrimSpace(u.Username)
 	u.Email = strings.TrimSpace(u.Email)

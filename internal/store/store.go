@@ -67,6 +67,9 @@ type Users interface {
 	// ExistingUsernames returns those of the names that users have, in any
 	// case, as the users spell them.
 	ExistingUsernames(ctx context.Context, names []string) ([]string, error)
+	// ExistingEmails returns those of the email addresses that users have,
+	// in any case, as the users write them, each once.
+	ExistingEmails(ctx context.Context, emails []string) ([]string, error)
 	// UpdateUser stores u's name, email address and phone number;
 	// ECONFLICT when another user has that email address, in any case.
 	UpdateUser(ctx context.Context, u *portico.User) error
@@ -121,6 +124,9 @@ type PasswordResets interface {
 	// UsePasswordReset marks the link used at the time; ECONFLICT when it
 	// was used or had expired by then.
 	UsePasswordReset(ctx context.Context, id int64, at time.Time) error
+	// EndPasswordResets marks every unused link of the user used at the
+	// time, so that none works after a newer link or another password.
+	EndPasswordResets(ctx context.Context, userID int64, at time.Time) error
 }
 
 // Sessions holds browser sessions. The key is a hash of the cookie's token,

@@ -20,8 +20,10 @@ type NetworkChecker interface {
 // nothing to protect.
 var unrestricted = []string{"/api/device/", "/mdm/", "/scep", "/healthz", "/readyz", "/metrics", "/static/"}
 
-// signIn are the pages both portals share.
-var signIn = []string{"/login", "/logout", TwoFactorPage}
+// signIn are the pages both portals share: signing in and out, the second
+// factor, and choosing a password, which an admin kept out of the user
+// portal may have to do before reaching the admin portal.
+var signIn = []string{"/login", "/logout", TwoFactorPage, ChangePasswordPath, "/reset-password"}
 
 // DoorOf classifies a request path: ok is false for the paths no
 // allow-list applies to. Any other path is the user portal's, so a page

@@ -31,6 +31,8 @@ func TestDoorOf(t *testing.T) {
 		{"/logout", portico.DoorSignIn},
 		{"/account/two-factor", portico.DoorSignIn},
 		{"/account/two-factor/confirm", portico.DoorSignIn},
+		{"/change-password", portico.DoorSignIn},
+		{"/reset-password", portico.DoorSignIn},
 		{"/loginx", portico.DoorPortal},
 		{"/account", portico.DoorPortal},
 		{"/devices/4", portico.DoorPortal},

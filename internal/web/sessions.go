@@ -199,9 +199,8 @@ func (s *Sessions) enrolFirst(next http.Handler) http.Handler {
 // HeldSignIn is a sign-in whose password was right and that waits for its
 // second factor. The session holding it is not signed in.
 type HeldSignIn struct {
-	UserID, Epoch int64
-	Started       time.Time
-	Next          string
+	portico.PendingSignIn
+	Next string
 }
 
 const (
@@ -231,8 +230,10 @@ func (s *Sessions) Held(ctx context.Context) (HeldSignIn, bool) {
 	m := manager(ctx)
 	id := m.GetInt64(ctx, heldUserKey)
 	return HeldSignIn{
-		UserID: id, Epoch: m.GetInt64(ctx, heldEpochKey),
-		Started: time.Unix(0, m.GetInt64(ctx, heldStartedKey)), Next: m.GetString(ctx, heldNextKey),
+		PendingSignIn: portico.PendingSignIn{
+			UserID: id, Epoch: m.GetInt64(ctx, heldEpochKey), Started: time.Unix(0, m.GetInt64(ctx, heldStartedKey)),
+		},
+		Next: m.GetString(ctx, heldNextKey),
 	}, id != 0
 }
 

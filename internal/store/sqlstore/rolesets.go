@@ -199,3 +199,8 @@ func (c *conn) UsePasswordReset(ctx context.Context, id int64, now time.Time) er
 	}
 	return nil
 }
+
+func (c *conn) EndPasswordResets(ctx context.Context, userID int64, now time.Time) error {
+	_, err := c.exec(ctx, "UPDATE password_resets SET used_at = ? WHERE user_id = ? AND used_at IS NULL", at(now), userID)
+	return err
+}

@@ -127,11 +127,14 @@ func (c *conn) SetPasswordHash(ctx context.Context, userID int64, hash string) e
 
 // UpdateUser checks that the email address is free rather than relying on
 // a unique index: admins may create accounts that share an address, and
-// rows from before this rule may, but a user may not take another's.
+// rows from before this rule may, but a user may not take another's. So
+// only a changed address (not in case alone) is checked: users who share
+// one keep it through changes of their other details.
 func (c *conn) UpdateUser(ctx context.Context, u *portico.User) error {
 	return c.tx(ctx, func(t *conn) error {
 		var taken bool
-		err := t.queryRow(ctx, "SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower(?) AND id <> ?)", u.Email, u.ID).Scan(&taken)
+		err := t.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users o JOIN users me ON me.id = ?
+			WHERE lower(o.email) = lower(?) AND o.id <> me.id AND lower(me.email) <> lower(?))`, u.ID, u.Email, u.Email).Scan(&taken)
 		if err != nil {
 			return err
 		}
@@ -185,13 +188,23 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 const existingNamesBatch = 500
 
 func (c *conn) ExistingUsernames(ctx context.Context, names []string) ([]string, error) {
+	return c.existing(ctx, "username", names)
+}
+
+func (c *conn) ExistingEmails(ctx context.Context, emails []string) ([]string, error) {
+	return c.existing(ctx, "email", emails)
+}
+
+// existing returns the distinct values of the column that match, in any
+// case, one of the values.
+func (c *conn) existing(ctx context.Context, column string, values []string) ([]string, error) {
 	found := []string{}
-	for batch := range slices.Chunk(names, existingNamesBatch) {
+	for batch := range slices.Chunk(values, existingNamesBatch) {
 		args := make([]any, len(batch))
 		for i, n := range batch {
 			args[i] = strings.ToLower(n)
 		}
-		rows, err := c.query(ctx, "SELECT username FROM users WHERE lower(username) IN ("+rowsOf("?", len(batch))+")", args...)
+		rows, err := c.query(ctx, "SELECT DISTINCT "+column+" FROM users WHERE lower("+column+") IN ("+rowsOf("?", len(batch))+")", args...)
 		if err != nil {
 			return nil, err
 		}

@@ -38,6 +38,27 @@ func testUpdateUser(t *testing.T, st store.Store) {
 
 	missing := &portico.User{ID: 42, Email: "nobody@example.com"}
 	wantCode(t, st.UpdateUser(ctx(t), missing), portico.ENOTFOUND)
+
+	// Admins may create users who share an address: each can still be
+	// changed while keeping it, in any case, but not given another's.
+	shared := []*portico.User{
+		{Username: "desk1", Email: "frontdesk@example.com", CreatedAt: base},
+		{Username: "desk2", Email: "FrontDesk@example.com", CreatedAt: base},
+	}
+	for _, u := range shared {
+		check(t, st.CreateUser(ctx(t), u, "hash"))
+	}
+	for _, u := range shared {
+		u.Name, u.Phone, u.Email = "Front desk", "+41 44 000 00 00", strings.ToUpper(u.Email)
+		check(t, st.UpdateUser(ctx(t), u))
+		got, _ := st.UserByID(ctx(t), u.ID)
+		wantUser(t, got, u)
+	}
+	moved := *shared[0]
+	moved.Email = "bob@example.com"
+	wantCode(t, st.UpdateUser(ctx(t), &moved), portico.ECONFLICT)
+	bob.Email = "frontdesk@example.com"
+	wantCode(t, st.UpdateUser(ctx(t), bob), portico.ECONFLICT)
 }
 
 func testEndUserSessions(t *testing.T, st store.Store) {

@@ -68,6 +68,19 @@ func testExistingUsernames(t *testing.T, st store.Store) {
 	if !slices.Equal(got, []string{"Alice", "bob"}) {
 		t.Errorf("ExistingUsernames = %v", got)
 	}
+
+	shared := &portico.User{Username: "bob2", Email: "BOB@example.com", CreatedAt: base}
+	check(t, st.CreateUser(ctx(t), shared, "hash"))
+	emails := []string{"alice@example.com", "bob@example.com", "nobody@example.com"}
+	for i := range 600 { // more than one batch
+		emails = append(emails, fmt.Sprintf("nobody%d@example.com", i))
+	}
+	got, err = st.ExistingEmails(ctx(t), emails)
+	check(t, err)
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"Alice@example.com", "BOB@example.com", "bob@example.com"}) {
+		t.Errorf("ExistingEmails = %v", got)
+	}
 }
 
 func testDisableAndTemporaryPassword(t *testing.T, st store.Store) {
@@ -213,4 +226,41 @@ func testPasswordResets(t *testing.T, st store.Store) {
 	onlyOneWins(t, "UsePasswordReset", func() error { return st.UsePasswordReset(ctx(t), r.ID, used) })
 	got, _ = st.PasswordResetByTokenHash(ctx(t), hash("token"))
 	wantTime(t, "used_at", got.UsedAt, used)
+}
+
+func testEndPasswordResets(t *testing.T, st store.Store) {
+	alice := addUser(t, st, "alice", false)
+	bob := addUser(t, st, "bob", false)
+	link := func(u *portico.User, token string) *portico.PasswordReset {
+		t.Helper()
+		r := &portico.PasswordReset{UserID: u.ID, CreatedAt: base, ExpiresAt: base.Add(24 * time.Hour)}
+		check(t, st.CreatePasswordReset(ctx(t), r, hash(token)))
+		return r
+	}
+	used := link(alice, "used")
+	earlier := base.Add(time.Minute)
+	check(t, st.UsePasswordReset(ctx(t), used.ID, earlier))
+	first, second, bobs := link(alice, "first"), link(alice, "second"), link(bob, "bob")
+
+	ended := base.Add(time.Hour)
+	check(t, st.EndPasswordResets(ctx(t), alice.ID, ended))
+	for _, tt := range []struct {
+		token string
+		used  time.Time
+	}{
+		{"used", earlier}, // keeps when it was used
+		{"first", ended},
+		{"second", ended},
+		{"bob", time.Time{}},
+	} {
+		got, err := st.PasswordResetByTokenHash(ctx(t), hash(tt.token))
+		check(t, err)
+		wantTime(t, tt.token+" used_at", got.UsedAt, tt.used)
+	}
+	for _, r := range []*portico.PasswordReset{first, second} {
+		wantCode(t, st.UsePasswordReset(ctx(t), r.ID, ended), portico.ECONFLICT)
+	}
+	check(t, st.UsePasswordReset(ctx(t), bobs.ID, ended))
+	// A user without links is no error.
+	check(t, st.EndPasswordResets(ctx(t), alice.ID, ended))
 }

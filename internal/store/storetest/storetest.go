@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DisableAndTemporaryPassword", testDisableAndTemporaryPassword},
 		{"RoleSets", testRoleSets},
 		{"PasswordResets", testPasswordResets},
+		{"EndPasswordResets", testEndPasswordResets},
 		{"Sessions", testSessions},
 		{"Devices", testDevices},
 		{"DevicesRefused", testDevicesRefused},

@@ -4,6 +4,7 @@
 package portal
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/portico-mdm/portico"
@@ -104,7 +105,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if held != nil {
-		if err := h.sessions.HoldSignIn(r.Context(), web.HeldSignIn{UserID: held.UserID, Epoch: held.Epoch, Started: held.Started, Next: next}); err != nil {
+		if err := h.sessions.HoldSignIn(r.Context(), web.HeldSignIn{PendingSignIn: *held, Next: next}); err != nil {
 			return err
 		}
 		http.Redirect(w, r, "/login/code", http.StatusSeeOther)
@@ -113,8 +114,22 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) error {
 	if err := h.sessions.SignIn(r.Context(), u); err != nil {
 		return err
 	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	http.Redirect(w, r, h.landing(r.Context(), u, next), http.StatusSeeOther)
 	return nil
+}
+
+// landing is where a sign-in goes: where the user was going, else home.
+// An admin going home whom the user portal's networks leave out goes to
+// the admin portal instead of a refusal.
+func (h *handler) landing(ctx context.Context, u *portico.User, next string) string {
+	if next != "/" || !u.Admin {
+		return next
+	}
+	err := h.svc.CheckNetwork(ctx, portico.DoorPortal, portico.ActorFromContext(ctx).Source)
+	if portico.ErrorCode(err) == portico.EFORBIDDEN {
+		return "/admin/"
+	}
+	return next
 }
 
 func (h *handler) logout(w http.ResponseWriter, r *http.Request) error {

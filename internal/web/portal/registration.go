@@ -2,6 +2,7 @@ package portal
 
 import (
 	"encoding/base64"
+	"errors"
 	"html/template"
 	"net/http"
 
@@ -181,6 +182,9 @@ type goPage struct {
 	Token, Username, Error string
 	Platforms              []portico.Platform
 	Platform               portico.Platform
+	// NeedCode shows the field for the code of the user's second factor,
+	// once the password turned out to need one.
+	NeedCode bool
 }
 
 // goPage is where a device completes its registration (SPEC REG-4): the
@@ -205,13 +209,14 @@ func (h *handler) goSignIn(w http.ResponseWriter, r *http.Request) error {
 	}
 	f := r.PostForm
 	platform := portico.Platform(f.Get("platform"))
-	steps, err := h.svc.OpenRegistration(r.Context(), f.Get("username"), f.Get("password"), f.Get("pin"), f.Get("t"), platform)
+	steps, err := h.svc.OpenRegistration(r.Context(), f.Get("username"), f.Get("password"), f.Get("pin"), f.Get("code"), f.Get("t"), platform)
 	if portico.ErrorCode(err) == portico.EINTERNAL {
 		return err
 	} else if err != nil {
 		return h.ui.Render(w, web.Status(err), "go", goPage{
 			Layout: h.ui.Layout(r, "Register this device", "portal"), Token: f.Get("t"), Username: f.Get("username"),
 			Error: portico.ErrorMessage(err), Platforms: portico.Platforms, Platform: platform,
+			NeedCode: errors.Is(err, service.ErrCodeNeeded) || f.Get("code") != "",
 		})
 	}
 	if steps.Profile != nil {

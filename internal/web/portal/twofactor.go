@@ -48,7 +48,7 @@ func (h *handler) code(w http.ResponseWriter, r *http.Request) error {
 	if err := web.ParseForm(w, r); err != nil {
 		return err
 	}
-	u, err := h.svc.FinishSignIn(r.Context(), service.PendingSignIn{UserID: held.UserID, Epoch: held.Epoch, Started: held.Started}, r.PostForm.Get("code"))
+	u, err := h.svc.FinishSignIn(r.Context(), held.PendingSignIn, r.PostForm.Get("code"))
 	switch {
 	case err == nil:
 	case errors.Is(err, service.ErrSignInAgain):
@@ -62,7 +62,7 @@ func (h *handler) code(w http.ResponseWriter, r *http.Request) error {
 	if err := h.sessions.SignIn(r.Context(), u); err != nil {
 		return err
 	}
-	http.Redirect(w, r, web.LocalPath(held.Next), http.StatusSeeOther)
+	http.Redirect(w, r, h.landing(r.Context(), u, web.LocalPath(held.Next)), http.StatusSeeOther)
 	return nil
 }
 

@@ -111,3 +111,30 @@ func TestAdminsMustSetUpSecondFactor(t *testing.T) {
 		t.Errorf("admin page with a second factor: status %d", res.Status)
 	}
 }
+
+// The registration page asks a user with two-step sign-in for the code
+// once the password turned out to need it, and registers with both.
+func TestGoAsksForTheCodeOfASecondFactor(t *testing.T) {
+	e := servertest.New(t)
+	e.AddUser("alice", false, portico.RoleRegisterDevice)
+	secret, _ := setUpTwoFactor(t, e, e.SignIn("alice"))
+	phone := e.Browser()
+	form := url.Values{"username": {"alice"}, "password": {servertest.Password("alice")}, "platform": {"windows"}}
+	if res := e.Get(phone, "/go"); strings.Contains(res.Body, `name="code"`) {
+		t.Error("the code field is shown before it is needed")
+	}
+	res := e.PostForm(phone, "/go", form)
+	if res.Status != http.StatusUnauthorized || !strings.Contains(res.Body, `name="code"`) || !strings.Contains(res.Body, "two-step sign-in") {
+		t.Fatalf("the password alone: status %d\n%s", res.Status, res.Body)
+	}
+	form.Set("code", "000000")
+	res = e.PostForm(phone, "/go", form)
+	if res.Status != http.StatusUnauthorized || !strings.Contains(res.Body, `name="code"`) || !strings.Contains(res.Body, "The code is wrong") {
+		t.Fatalf("a wrong code: status %d\n%s", res.Status, res.Body)
+	}
+	e.Clock.Advance(30 * time.Second)
+	form.Set("code", code(t, e, secret))
+	if res := e.PostForm(phone, "/go", form); res.Status != http.StatusOK {
+		t.Errorf("with the code: status %d\n%s", res.Status, res.Body)
+	}
+}
