@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -128,12 +129,19 @@ func serveWith(t *testing.T, addr string, flags []string, global ...string) *ins
 		}
 	}()
 	in.FirstPassword = in.AdminPassword
-	if in.AdminPassword != "" && strings.HasPrefix(in.URL, "http://") {
-		// Over HTTPS (a self-signed certificate, or a base URL of a proxy
-		// the test does not run) the test keeps the printed password.
+	if in.AdminPassword != "" && servedHere(in.URL) {
+		// With a base URL of a proxy the test does not run, the test keeps
+		// the printed password.
 		in.AdminPassword = chooseFirstPassword(t, in.URL, in.FirstPassword)
 	}
 	return in
+}
+
+// servedHere says whether serve answers at u itself, over HTTP or HTTPS,
+// rather than behind a proxy named by its base URL.
+func servedHere(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && (p.Hostname() == "127.0.0.1" || p.Hostname() == "localhost" || p.Hostname() == "::1")
 }
 
 // chooseFirstPassword signs the first administrator in with the printed
@@ -142,6 +150,9 @@ func serveWith(t *testing.T, addr string, flags []string, global ...string) *ins
 func chooseFirstPassword(t *testing.T, base, printed string) string {
 	t.Helper()
 	c := browserClient()
+	// Over HTTPS, serve answers with the self-signed certificate it made
+	// for its first run.
+	c.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
 	if code := signIn(t, c, base, "admin", printed); code != http.StatusSeeOther {
 		t.Fatalf("first sign-in with the printed password: status %d", code)
 	}
