@@ -148,7 +148,7 @@ func TestQRCodeDecodesToAWorkingLink(t *testing.T) {
 		{"no secret", url.Values{"username": {"alice"}}, http.StatusBadRequest, "Give your password or your registration PIN"},
 		{"wrong password", url.Values{"username": {"alice"}, "password": {"nope"}}, http.StatusUnauthorized, "wrong"},
 		{"forged link", url.Values{"username": {"alice"}, "password": {"alice-password"}, "t": {"forged"}}, http.StatusUnauthorized, "not valid"},
-		{"right password", url.Values{"username": {"alice"}, "password": {"alice-password"}, "platform": {"ios"}}, http.StatusOK, "App Store"},
+		{"right password", url.Values{"username": {"alice"}, "password": {"alice-password"}, "platform": {"ios"}}, http.StatusOK, "Profile Downloaded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
