@@ -71,7 +71,7 @@ func TestWipeAsksForTheNameAndCanBeCancelled(t *testing.T) {
 	d, _ := e.RegisterDevice("alice", portico.PlatformIOS, iPhone)
 	alice := e.SignIn("alice")
 	path := "/devices/" + itoa(d.ID)
-	if page := e.Get(alice, path+"/wipe"); page.Status != http.StatusOK || !strings.Contains(html.UnescapeString(page.Body), "Type the device's name, <strong>Alice's iPhone</strong>") {
+	if page := e.Get(alice, path+"/wipe"); page.Status != http.StatusOK || !strings.Contains(html.UnescapeString(page.Body), "To confirm, type the device's name: <strong>Alice's iPhone</strong>") {
 		t.Fatalf("the wipe page: status %d", page.Status)
 	}
 	res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"wipe"}, "confirm": {"alice's iphone"}})
