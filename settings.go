@@ -141,10 +141,10 @@ var Settings = []Setting{
 		Help: "Users who registered with their password give it on the device; users who registered with a registration PIN get a one-time PIN in the portal (role Reset secure apps passcode)."},
 	{Key: "secure_apps.applies_to", Group: "secure_apps", Label: "The policy applies to", Kind: ChoiceSetting, Choices: secureAppsScopes, Default: "all", Check: oneOf(secureAppsScopes...),
 		Help: "all: iPhones and Android devices; ios or android: only those."},
-	{Key: "registration.instructions.ios", Group: "registration", Label: "Steps for iPhone", Kind: LongTextSetting, Check: text(4000), Default: defaultSteps("iPhone", "App Store")},
-	{Key: "registration.instructions.ipados", Group: "registration", Label: "Steps for iPad", Kind: LongTextSetting, Check: text(4000), Default: defaultSteps("iPad", "App Store")},
+	{Key: "registration.instructions.ios", Group: "registration", Label: "Steps for iPhone", Kind: LongTextSetting, Check: text(4000), Default: appleSteps("iPhone", iosInstall)},
+	{Key: "registration.instructions.ipados", Group: "registration", Label: "Steps for iPad", Kind: LongTextSetting, Check: text(4000), Default: appleSteps("iPad", iosInstall)},
 	{Key: "registration.instructions.android", Group: "registration", Label: "Steps for Android", Kind: LongTextSetting, Check: text(4000), Default: defaultSteps("Android phone or tablet", "Google Play store")},
-	{Key: "registration.instructions.macos", Group: "registration", Label: "Steps for Mac", Kind: LongTextSetting, Check: text(4000), Default: defaultSteps("Mac", "Mac App Store")},
+	{Key: "registration.instructions.macos", Group: "registration", Label: "Steps for Mac", Kind: LongTextSetting, Check: text(4000), Default: appleSteps("Mac", "open System Settings → Privacy & Security → Profiles (on older versions, General → Device Management), select the profile, click Install and enter your Mac password when asked")},
 	{Key: "registration.instructions.windows", Group: "registration", Label: "Steps for Windows", Kind: LongTextSetting, Check: text(4000),
 		Default: "1. On the Windows PC, open the registration link (or go to /go on this portal).\n" +
 			"2. Sign in with your user name and your password or registration PIN.\n" +
@@ -260,6 +260,20 @@ func defaultSteps(device, store string) string {
 		"3. Install the device agent from the " + store + " if your company has not installed it for you, open it and sign in again when it asks.\n" +
 		"4. The " + device + " shows as Active in the portal within a minute."
 }
+
+// appleSteps are the registration steps of an Apple device until an admin
+// writes their own: Apple devices need no agent, they enroll with the
+// configuration profile that the registration link hands out.
+func appleSteps(device, install string) string {
+	return "1. On your " + device + ", open the registration link in Safari (or scan the QR code with the camera).\n" +
+		"2. Sign in with your user name and password, or enter your registration PIN, and press Continue.\n" +
+		"3. Allow the download of the configuration profile when Safari asks.\n" +
+		"4. To install it, " + install + ".\n" +
+		"5. The " + device + " shows as Active in the portal within a minute."
+}
+
+// iosInstall is where an iPhone or iPad keeps a downloaded profile.
+const iosInstall = "open Settings → Profile Downloaded, tap Install and enter your passcode when asked"
 
 // Instructions returns the registration steps of a platform.
 func (v SettingValues) Instructions(p Platform) string {

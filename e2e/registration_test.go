@@ -89,7 +89,7 @@ func TestRegistrationWithAPIN(t *testing.T) {
 
 	mailed := d.smtp.WaitMail(t, 30*time.Second, func(m outboxtest.Mail) bool { return strings.Join(m.To, ",") == "alice@example.com" })
 	text := mailText(t, mailed)
-	for _, want := range []string{pin, d.URL + "/go?t=", "App Store", "Register your iPhone"} {
+	for _, want := range []string{pin, d.URL + "/go?t=", "Profile Downloaded", "Register your iPhone"} {
 		if !strings.Contains(text, want) && !strings.Contains(string(mailed.Data), want) {
 			t.Errorf("the invitation mail lacks %q:\n%s", want, text)
 		}

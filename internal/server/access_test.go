@@ -81,6 +81,7 @@ func TestAllowListsPerDoor(t *testing.T) {
 		{"/healthz", nil, http.StatusOK},
 		{"/readyz", nil, http.StatusOK},
 		{"/static/portico.css", nil, http.StatusOK},
+		{"/favicon.ico", nil, http.StatusOK}, // by way of the redirect to the icon
 		{"/metrics", http.Header{"Authorization": {"Bearer " + servertest.MetricsToken}}, http.StatusOK},
 		{"/api/device/v1/openapi.yaml", nil, http.StatusOK},
 		{"/api/device/v1/checkin", nil, http.StatusMethodNotAllowed}, // reached: it answers for itself

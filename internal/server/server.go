@@ -98,6 +98,9 @@ func New(cfg Config) (*Server, error) {
 	}))
 	mux.Handle("GET /metrics", web.Operator, MetricsHandler(cfg.Registry))
 	mux.Handle("GET /static/", web.Public, renderer.Static())
+	// Browsers ask for /favicon.ico when a response names no icon (a
+	// downloaded file, an error from a proxy); the pages name icon.svg.
+	mux.Handle("GET /favicon.ico", web.Public, http.RedirectHandler("/static/icon.svg", http.StatusMovedPermanently))
 	mux.Handle("GET /brand.css", web.Public, renderer.BrandCSS())
 	mux.Handle("GET /brand/logo", web.Public, renderer.Logo())
 	portal.Register(mux, cfg.Service, sessions, renderer)

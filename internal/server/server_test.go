@@ -22,6 +22,7 @@ var publicRoutes = []string{
 	"GET /healthz",
 	"GET /readyz",
 	"GET /static/",
+	"GET /favicon.ico",
 	"GET /brand.css",
 	"GET /brand/logo",
 	"GET /login",

@@ -78,7 +78,7 @@ func TestInvitationIsSentAndShowsPending(t *testing.T) {
 	}
 	msgs, _ := e.db.ListMessages(context.Background(), store.MessageFilter{})
 	if len(msgs) != 1 || msgs[0].Channel != portico.ChannelMail || !strings.Contains(msgs[0].Text, started.Link) ||
-		!strings.Contains(msgs[0].Text, "App Store") || msgs[0].Subject != "Register your iPhone with Portico" {
+		!strings.Contains(msgs[0].Text, "Profile Downloaded") || msgs[0].Subject != "Register your iPhone with Portico" {
 		t.Fatalf("messages = %+v", msgs)
 	}
 	devices, _ := e.svc.MyDevices(as(alice))
@@ -287,7 +287,7 @@ func TestOpenRegistration(t *testing.T) {
 		t.Errorf("steps = %+v", steps)
 	}
 	steps, err = e.svc.OpenRegistration(from("192.0.2.9"), "alice", "alice-password", "", "", "", portico.PlatformIOS)
-	if err != nil || steps.AgentURL != "" || !strings.Contains(steps.Instructions, "App Store") {
+	if err != nil || steps.AgentURL != "" || !strings.Contains(steps.Instructions, "Profile Downloaded") {
 		t.Errorf("steps without a link = %+v, %v", steps, err)
 	}
 	steps, err = e.svc.OpenRegistration(from("192.0.2.9"), "alice", "alice-password", "", "", "", portico.PlatformWindows)

@@ -18,7 +18,7 @@ type NetworkChecker interface {
 // unrestricted are the paths no allow-list applies to: devices and
 // monitoring reach them from wherever they are, and static files hold
 // nothing to protect.
-var unrestricted = []string{"/api/device/", "/mdm/", "/scep", "/healthz", "/readyz", "/metrics", "/static/"}
+var unrestricted = []string{"/api/device/", "/mdm/", "/scep", "/healthz", "/readyz", "/metrics", "/static/", "/favicon.ico"}
 
 // signIn are the pages both portals share: signing in and out, the second
 // factor, and choosing a password, which an admin kept out of the user

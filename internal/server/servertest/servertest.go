@@ -202,6 +202,13 @@ func (e *Env) PostForm(c *http.Client, path string, form url.Values) Response {
 	return e.read(res, err)
 }
 
+// Do sends a request the test made itself, for headers Get cannot set.
+func (e *Env) Do(c *http.Client, req *http.Request) Response {
+	e.t.Helper()
+	res, err := c.Do(req)
+	return e.read(res, err)
+}
+
 func (e *Env) read(res *http.Response, err error) Response {
 	e.t.Helper()
 	if err != nil {

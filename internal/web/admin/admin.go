@@ -6,6 +6,7 @@ package admin
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/service"
@@ -52,9 +53,35 @@ func Register(mux *web.Mux, svc *service.Service, sessions *web.Sessions, r *ui.
 
 func (h *handler) layout(r *http.Request, title string) ui.Layout {
 	l := h.ui.Layout(r, title, "admin")
+	l.Tabs = adminTabs(r.URL.Path)
 	l.Flash = h.sessions.PopFlash(r.Context())
 	l.Warning = h.pushWarning(r)
 	return l
+}
+
+// adminTabOrder is the admin tab bar, left to right.
+var adminTabOrder = []ui.Tab{
+	{Label: "Users", Href: "/admin/users"},
+	{Label: "Role sets", Href: "/admin/rolesets"},
+	{Label: "Devices", Href: "/admin/devices"},
+	{Label: "Settings", Href: "/admin/settings"},
+	{Label: "Bulk enrollment", Href: "/admin/apple/bulk"},
+	{Label: "Audit log", Href: "/admin/audit"},
+	{Label: "Outbox", Href: "/admin/outbox"},
+	{Label: "API keys", Href: "/admin/api-keys"},
+	{Label: "Apple push", Href: "/admin/apple/push"},
+	{Label: "Backup", Href: "/admin/backup"},
+}
+
+// adminTabs marks the tab whose pages include path: the tab's own page and
+// everything under it (a user's page belongs to Users).
+func adminTabs(path string) []ui.Tab {
+	tabs := make([]ui.Tab, len(adminTabOrder))
+	copy(tabs, adminTabOrder)
+	for i := range tabs {
+		tabs[i].Current = path == tabs[i].Href || strings.HasPrefix(path, tabs[i].Href+"/")
+	}
+	return tabs
 }
 
 // done leaves a message for the next page and sends the admin there, so

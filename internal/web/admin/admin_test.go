@@ -174,3 +174,32 @@ func TestSettingsPages(t *testing.T) {
 		t.Errorf("stored %v", v)
 	}
 }
+
+// The tab bar marks the section the page belongs to, including the pages
+// under a tab, and only that one.
+func TestTabBarMarksTheCurrentTab(t *testing.T) {
+	e := servertest.New(t)
+	e.AddUser("root", true)
+	root := e.SignIn("root")
+	tabs := regexp.MustCompile(`(?s)<nav class="tabs".*?</nav>`)
+	current := regexp.MustCompile(`<a href="([^"]+)" aria-current="page">`)
+	for _, c := range []struct{ path, want string }{
+		{"/admin/users", "/admin/users"},
+		{"/admin/users/import", "/admin/users"},
+		{"/admin/settings/helpdesk", "/admin/settings"},
+		{"/admin/apple/push", "/admin/apple/push"},
+		{"/admin/audit", "/admin/audit"},
+	} {
+		res := e.Get(root, c.path)
+		if res.Status != http.StatusOK {
+			t.Fatalf("%s: status %d", c.path, res.Status)
+		}
+		var got []string
+		for _, m := range current.FindAllStringSubmatch(tabs.FindString(res.Body), -1) {
+			got = append(got, m[1])
+		}
+		if len(got) != 1 || got[0] != c.want {
+			t.Errorf("%s marks %v as current, want %q", c.path, got, c.want)
+		}
+	}
+}

@@ -52,11 +52,17 @@ func (h *handler) device(w http.ResponseWriter, r *http.Request) error {
 }
 
 // commands is the list of actions alone, which the device page fetches
-// every two seconds while one is under way (SPEC ACT-7).
+// every two seconds while one is under way (SPEC ACT-7). Opened any other
+// way (a bookmark, a copied address) it sends the browser to the whole
+// device page, after the same access check, rather than show a bare list.
 func (h *handler) commands(w http.ResponseWriter, r *http.Request) error {
 	p, err := h.devicePage(r)
 	if err != nil {
 		return err
+	}
+	if r.Header.Get("HX-Request") != "true" {
+		http.Redirect(w, r, "/devices/"+strconv.FormatInt(p.Device.ID, 10), http.StatusSeeOther)
+		return nil
 	}
 	return h.ui.Fragment(w, http.StatusOK, "device", "commands", p)
 }

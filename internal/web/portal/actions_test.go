@@ -44,9 +44,18 @@ func TestLockShowsItsLife(t *testing.T) {
 	if !strings.Contains(page, "Lock sent") || !strings.Contains(page, `hx-get="`+path+`/commands"`) || !strings.Contains(page, "Queued") {
 		t.Errorf("the device page does not show the queued lock updating itself:\n%s", page)
 	}
-	fragment := e.Get(alice, path+"/commands").Body
+	refresh, _ := http.NewRequest(http.MethodGet, e.URL+path+"/commands", nil)
+	refresh.Header.Set("HX-Request", "true")
+	fragment := e.Do(alice, refresh).Body
 	if strings.Contains(fragment, "<html") || !strings.Contains(fragment, `id="live"`) {
 		t.Errorf("the refresh is not the list alone:\n%s", fragment)
+	}
+	if res := e.Get(alice, path+"/commands"); res.Status != http.StatusSeeOther || res.Header.Get("Location") != path {
+		t.Errorf("the list opened directly: status %d to %q, want the device page", res.Status, res.Header.Get("Location"))
+	}
+	e.AddUser("bob", false, portico.RoleLock)
+	if res := e.Get(e.SignIn("bob"), path+"/commands"); res.Status != http.StatusNotFound && res.Status != http.StatusForbidden {
+		t.Errorf("another user opening the list: status %d", res.Status)
 	}
 	if res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"lock"}}); res.Status != http.StatusConflict || !strings.Contains(res.Body, "already under way") {
 		t.Errorf("a second lock: status %d", res.Status)
@@ -62,7 +71,7 @@ func TestWipeAsksForTheNameAndCanBeCancelled(t *testing.T) {
 	d, _ := e.RegisterDevice("alice", portico.PlatformIOS, iPhone)
 	alice := e.SignIn("alice")
 	path := "/devices/" + itoa(d.ID)
-	if page := e.Get(alice, path+"/wipe"); page.Status != http.StatusOK || !strings.Contains(html.UnescapeString(page.Body), "Type the device's name, <strong>Alice's iPhone</strong>") {
+	if page := e.Get(alice, path+"/wipe"); page.Status != http.StatusOK || !strings.Contains(html.UnescapeString(page.Body), "To confirm, type the device's name: <strong>Alice's iPhone</strong>") {
 		t.Fatalf("the wipe page: status %d", page.Status)
 	}
 	res := e.PostForm(alice, path+"/actions", url.Values{"kind": {"wipe"}, "confirm": {"alice's iphone"}})

@@ -130,7 +130,7 @@ type startedPage struct {
 func (h *handler) started(w http.ResponseWriter, r *http.Request, s *service.Started) error {
 	inv := s.Invitation
 	if inv.Kind == portico.InviteByMessage {
-		h.sessions.Flash(r.Context(), "We sent the registration link to "+joinAnd(s.SentTo)+". Open it on your "+inv.Platform.DeviceNoun()+".")
+		h.sessions.Flash(r.Context(), "The registration link is on its way to "+joinAnd(s.SentTo)+". Open it on your "+inv.Platform.DeviceNoun()+".")
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return nil
 	}

@@ -62,7 +62,7 @@ func TestSendInvitationShowsPendingDevice(t *testing.T) {
 		t.Fatalf("status %d to %q", res.Status, res.Header.Get("Location"))
 	}
 	home := html.UnescapeString(e.Get(alice, "/").Body)
-	for _, want := range []string{"We sent the registration link to alice@example.com", "Pending", "Waiting for the Android device", "Send a new link", "Yes, cancel it", "Google Play"} {
+	for _, want := range []string{"The registration link is on its way to alice@example.com", "Pending", "Waiting for the Android device", "Send a new link", "Yes, cancel it", "Google Play"} {
 		if !strings.Contains(home, want) {
 			t.Errorf("home lacks %q", want)
 		}
@@ -94,6 +94,11 @@ func TestRequestPINShowsItOnce(t *testing.T) {
 	pin := regexp.MustCompile(`class="pin secret"[^>]*>(\d{8})<`).FindStringSubmatch(res.Body)
 	if res.Status != http.StatusOK || pin == nil || !strings.Contains(res.Body, "only time the PIN is shown") {
 		t.Fatalf("status %d:\n%s", res.Status, res.Body)
+	}
+	// Without a mail gateway the link is only queued, so the page must not
+	// say it has been delivered.
+	if !strings.Contains(res.Body, "The registration link is on its way to alice@example.com") {
+		t.Errorf("the PIN page does not say where the link is going:\n%s", res.Body)
 	}
 	if home := e.Get(alice, "/").Body; strings.Contains(home, pin[1]) {
 		t.Error("the PIN is shown again on the home page")
@@ -148,7 +153,7 @@ func TestQRCodeDecodesToAWorkingLink(t *testing.T) {
 		{"no secret", url.Values{"username": {"alice"}}, http.StatusBadRequest, "Give your password or your registration PIN"},
 		{"wrong password", url.Values{"username": {"alice"}, "password": {"nope"}}, http.StatusUnauthorized, "wrong"},
 		{"forged link", url.Values{"username": {"alice"}, "password": {"alice-password"}, "t": {"forged"}}, http.StatusUnauthorized, "not valid"},
-		{"right password", url.Values{"username": {"alice"}, "password": {"alice-password"}, "platform": {"ios"}}, http.StatusOK, "App Store"},
+		{"right password", url.Values{"username": {"alice"}, "password": {"alice-password"}, "platform": {"ios"}}, http.StatusOK, "Profile Downloaded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

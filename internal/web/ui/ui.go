@@ -73,6 +73,13 @@ type MenuItem struct {
 	Label, Href string
 }
 
+// Tab is one entry of a section's tab bar; Current marks the one the page
+// belongs to.
+type Tab struct {
+	Label, Href string
+	Current     bool
+}
+
 // Layout is what the shared layout shows around every page. Page data
 // types embed it.
 type Layout struct {
@@ -80,6 +87,7 @@ type Layout struct {
 	Section  string // "portal" or "admin": which navigation to show
 	User     *portico.User
 	Menu     []MenuItem
+	Tabs     []Tab
 	Helpdesk portico.Helpdesk
 	Brand    portico.Brand
 	Flash    string
