@@ -9,7 +9,6 @@ package api
 import (
 	_ "embed"
 	"net/http"
-	"strings"
 
 	"github.com/portico-mdm/portico"
 	"github.com/portico-mdm/portico/internal/service"
@@ -123,12 +122,7 @@ func (a *API) guard(write bool) web.Guard {
 				err = portico.Errorf(portico.EFORBIDDEN, "This API key is read-only; %s %s needs a read-write key.", r.Method, r.URL.Path)
 			}
 			if err != nil {
-				web.LogError(r, err)
-				status := web.Status(err)
-				if status == http.StatusUnauthorized {
-					w.Header().Set("WWW-Authenticate", "Bearer")
-				}
-				web.WriteJSONError(w, status, portico.ErrorCode(err), portico.ErrorMessage(err))
+				web.RefuseJSON(w, r, err)
 				return
 			}
 			actor := portico.ActorFromContext(r.Context())
@@ -139,9 +133,8 @@ func (a *API) guard(write bool) web.Guard {
 }
 
 func (a *API) authenticate(r *http.Request) (*portico.APIKey, error) {
-	scheme, key, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	key = strings.TrimSpace(key)
-	if !strings.EqualFold(scheme, "Bearer") || key == "" {
+	key := web.BearerToken(r)
+	if key == "" {
 		return nil, portico.Errorf(portico.EUNAUTHENTICATED, "An API key is required: send \"Authorization: Bearer <key>\". Administrators create keys in the admin portal under API keys.")
 	}
 	return a.svc.AuthenticateAPIKey(r.Context(), key)

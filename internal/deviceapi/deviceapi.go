@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -116,12 +115,7 @@ func (a *API) Guard() web.Guard {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			d, err := a.authenticate(r)
 			if err != nil {
-				web.LogError(r, err)
-				status := web.Status(err)
-				if status == http.StatusUnauthorized {
-					w.Header().Set("WWW-Authenticate", "Bearer")
-				}
-				web.WriteJSONError(w, status, portico.ErrorCode(err), portico.ErrorMessage(err))
+				web.RefuseJSON(w, r, err)
 				return
 			}
 			actor := portico.ActorFromContext(r.Context())
@@ -132,9 +126,8 @@ func (a *API) Guard() web.Guard {
 }
 
 func (a *API) authenticate(r *http.Request) (*portico.Device, error) {
-	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	token = strings.TrimSpace(token)
-	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+	token := web.BearerToken(r)
+	if token == "" {
 		return nil, portico.Errorf(portico.EUNAUTHENTICATED, "A device token is required: send \"Authorization: Bearer <device_token>\".")
 	}
 	return a.svc.AuthenticateDevice(r.Context(), token)
