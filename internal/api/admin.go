@@ -166,18 +166,6 @@ func (a *API) roleSets(w http.ResponseWriter, r *http.Request) error {
 	return web.WriteJSON(w, http.StatusOK, List[*portico.RoleSet]{Items: nonNil(sets)})
 }
 
-func (a *API) roleSet(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id", "role set")
-	if err != nil {
-		return err
-	}
-	set, err := a.svc.RoleSet(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	return web.WriteJSON(w, http.StatusOK, set)
-}
-
 // RoleSetRequest is a role set's name and roles.
 type RoleSetRequest struct {
 	Name  string         `json:"name"`
@@ -403,18 +391,6 @@ func (a *API) outbox(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return web.WriteJSON(w, http.StatusOK, List[*portico.Message]{Items: nonNil(msgs)})
-}
-
-func (a *API) message(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id", "message")
-	if err != nil {
-		return err
-	}
-	m, err := a.svc.Message(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	return web.WriteJSON(w, http.StatusOK, m)
 }
 
 // PushStatus is the MDM push certificate, if one was uploaded, what is

@@ -7,6 +7,7 @@
 package api
 
 import (
+	"context"
 	_ "embed"
 	"net/http"
 
@@ -49,7 +50,7 @@ func (a *API) routes() []route {
 	return []route{
 		{"GET", "/users", web.APIRead, a.users},
 		{"POST", "/users", web.APIWrite, a.createUser},
-		{"GET", "/users/{id}", web.APIRead, a.user},
+		{"GET", "/users/{id}", web.APIRead, byID("user", a.svc.User)},
 		{"PATCH", "/users/{id}", web.APIWrite, a.updateUser},
 		{"PUT", "/users/{id}/roles", web.APIWrite, a.setRoles},
 		{"POST", "/users/{id}/invitations", web.APIWrite, a.invite},
@@ -65,13 +66,13 @@ func (a *API) routes() []route {
 		{"GET", "/roles", web.APIRead, a.roles},
 		{"GET", "/role-sets", web.APIRead, a.roleSets},
 		{"POST", "/role-sets", web.APIWrite, a.createRoleSet},
-		{"GET", "/role-sets/{id}", web.APIRead, a.roleSet},
+		{"GET", "/role-sets/{id}", web.APIRead, byID("role set", a.svc.RoleSet)},
 		{"PUT", "/role-sets/{id}", web.APIWrite, a.updateRoleSet},
 		{"DELETE", "/role-sets/{id}", web.APIWrite, a.deleteRoleSet},
 		{"POST", "/role-sets/{id}/members", web.APIWrite, a.changeMembers(a.svc.AssignRoleSet)},
 		{"POST", "/role-sets/{id}/members/remove", web.APIWrite, a.changeMembers(a.svc.UnassignRoleSet)},
 		{"GET", "/devices", web.APIRead, a.devices},
-		{"GET", "/devices/{id}", web.APIRead, a.device},
+		{"GET", "/devices/{id}", web.APIRead, byID("device", a.svc.Device)},
 		{"GET", "/devices/{id}/commands", web.APIRead, a.commands},
 		{"POST", "/devices/{id}/actions", web.APIWrite, a.act},
 		{"PUT", "/devices/{id}/ownership", web.APIWrite, a.setOwnership},
@@ -80,7 +81,7 @@ func (a *API) routes() []route {
 		{"PATCH", "/settings", web.APIWrite, a.setSettings},
 		{"POST", "/settings/test", web.APIWrite, a.testMessage},
 		{"GET", "/outbox", web.APIRead, a.outbox},
-		{"GET", "/outbox/{id}", web.APIRead, a.message},
+		{"GET", "/outbox/{id}", web.APIRead, byID("message", a.svc.Message)},
 		{"GET", "/apple/push-certificate", web.APIRead, a.pushCertificate},
 		{"GET", "/audit", web.APIRead, a.audit},
 	}
@@ -143,4 +144,20 @@ func (a *API) authenticate(r *http.Request) (*portico.APIKey, error) {
 func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(openAPI)
+}
+
+// byID answers with the thing of the path's id, as read finds it: the
+// reads of one user, device, role set or message.
+func byID[T any](what string, read func(context.Context, int64) (T, error)) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := web.PathID(r, "id", what)
+		if err != nil {
+			return err
+		}
+		v, err := read(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		return web.WriteJSON(w, http.StatusOK, v)
+	}
 }

@@ -73,18 +73,6 @@ func (a *API) users(w http.ResponseWriter, r *http.Request) error {
 	return page(w, users, limit, offset)
 }
 
-func (a *API) user(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id", "user")
-	if err != nil {
-		return err
-	}
-	u, err := a.svc.User(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	return web.WriteJSON(w, http.StatusOK, u)
-}
-
 // CreateUserRequest is a new user. Without a password, Portico generates
 // one and answers with it, this once.
 type CreateUserRequest struct {
@@ -224,18 +212,6 @@ func (a *API) devices(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return page(w, devices, limit, offset)
-}
-
-func (a *API) device(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id", "device")
-	if err != nil {
-		return err
-	}
-	d, err := a.svc.Device(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	return web.WriteJSON(w, http.StatusOK, d)
 }
 
 func (a *API) commands(w http.ResponseWriter, r *http.Request) error {
